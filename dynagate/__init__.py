@@ -1,0 +1,43 @@
+"""dynagate: random-matrix and dynamical-mean-field analysis of gated recurrent networks."""
+
+import os as _os
+
+import jax as _jax
+
+# float64 for analysis unless the user chose otherwise through JAX's own switch.
+if "JAX_ENABLE_X64" not in _os.environ:
+    _jax.config.update("jax_enable_x64", True)
+
+from .errors import InputError
+from .jacobian import jacobian, jacobian_autodiff
+from .models import (
+    GRU,
+    LSTM,
+    MODELS,
+    ChronoInit,
+    Flow,
+    GatedRNN,
+    Map,
+    UniformGateInit,
+    VanillaRNN,
+    sample,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "MODELS",
+    "ChronoInit",
+    "Flow",
+    "GatedRNN",
+    "InputError",
+    "Map",
+    "UniformGateInit",
+    "VanillaRNN",
+    "__version__",
+    "jacobian",
+    "jacobian_autodiff",
+    "sample",
+]
