@@ -101,11 +101,11 @@ class GRU(Ensemble):
         )
         rf = {}
         if self.refine:
-            rf = dict(
-                W_rf=gaussian_matrix(k[7], (n, n), self.g_rf, n),
-                U_rf=gaussian_matrix(k[8], (n, d), self.g_in, d),
-                b_rf=gaussian_bias(k[9], n, self.mu_rf, self.s_rf),
-            )
+            rf = {
+                "W_rf": gaussian_matrix(k[7], (n, n), self.g_rf, n),
+                "U_rf": gaussian_matrix(k[8], (n, d), self.g_in, d),
+                "b_rf": gaussian_bias(k[9], n, self.mu_rf, self.s_rf),
+            }
         return GRUNet(
             W_ih=W_ih,
             W_hh=W_hh,

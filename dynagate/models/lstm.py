@@ -100,11 +100,11 @@ class LSTM(Ensemble):
         )
         rf = {}
         if self.refine:
-            rf = dict(
-                W_rf=gaussian_matrix(k[9], (n, n), self.g_rf, n),
-                U_rf=gaussian_matrix(k[10], (n, d), self.g_in, d),
-                b_rf=gaussian_bias(k[11], n, self.mu_rf, self.s_rf),
-            )
+            rf = {
+                "W_rf": gaussian_matrix(k[9], (n, n), self.g_rf, n),
+                "U_rf": gaussian_matrix(k[10], (n, d), self.g_in, d),
+                "b_rf": gaussian_bias(k[11], n, self.mu_rf, self.s_rf),
+            }
         return LSTMNet(
             W_ih=W_ih,
             W_hh=W_hh,
