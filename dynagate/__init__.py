@@ -20,6 +20,7 @@ from .models import (
     Map,
     UniformGateInit,
     VanillaRNN,
+    from_torch,
     sample,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "UniformGateInit",
     "VanillaRNN",
     "__version__",
+    "from_torch",
     "jacobian",
     "jacobian_autodiff",
     "sample",

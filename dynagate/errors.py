@@ -13,8 +13,16 @@ import jax
 import numpy as np
 
 
-class InputError(ValueError):
+class DynagateError(Exception):
+    """Base of the errors dynagate reports to users (the CLI prints them in one line, exit code 2)."""
+
+
+class InputError(DynagateError, ValueError):
     """A bad argument from the user: an unknown name, an out-of-range or non-finite value, a bad shape."""
+
+
+class NonFiniteError(DynagateError, ArithmeticError):
+    """A computation produced a non-finite value (a diverging trajectory); the message says where."""
 
 
 def is_concrete(x) -> bool:

@@ -4,6 +4,7 @@ from .base import Ensemble, Flow, Map, System, sample
 from .gated import GatedNet, GatedRNN
 from .gru import GRU, GRUNet
 from .init import ChronoInit, UniformGateInit
+from .interop import from_torch
 from .lstm import LSTM, LSTMNet
 from .vanilla import VanillaNet, VanillaRNN
 
@@ -31,5 +32,6 @@ __all__ = [
     "UniformGateInit",
     "VanillaNet",
     "VanillaRNN",
+    "from_torch",
     "sample",
 ]

@@ -1,0 +1,183 @@
+"""Trajectories of maps (``lax.scan``) and flows (fixed-step RK4 or Euler; adaptive Tsit5 via diffrax).
+
+``simulate`` is a pure function of its array arguments, so batches are a ``jax.vmap`` away::
+
+    states0 = jax.random.normal(key, (64, net.n_state))
+    trajs = jax.vmap(lambda s: simulate(net, s, steps=1000, dt=0.05))(states0)
+    nets = jax.vmap(lambda k: sample(ens, 200, key=k))(keys)          # a batch of networks
+    trajs = jax.vmap(lambda net: simulate(net, s0, steps=1000, dt=0.05))(nets)
+
+Inputs: ``x`` is held constant; ``xs`` (shape ``(steps, n_input)``) gives one input per step (for flows,
+held constant over each step of length ``dt``). Times are in units of the h time constant for flows and in
+steps for maps.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import InputError, NonFiniteError, check_param, check_size, check_vector, is_concrete
+from .models.base import System
+
+
+class Euler(eqx.Module):
+    """Explicit Euler, s <- s + dt f(s) (first order)."""
+
+    def step(self, f, s, dt):
+        return s + dt * f(s)
+
+
+class RK4(eqx.Module):
+    """Classical fixed-step fourth-order Runge-Kutta (the default; its exact tangent is used for Lyapunov)."""
+
+    def step(self, f, s, dt):
+        k1 = f(s)
+        k2 = f(s + 0.5 * dt * k1)
+        k3 = f(s + 0.5 * dt * k2)
+        k4 = f(s + dt * k3)
+        return s + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+class Adaptive(eqx.Module):
+    """Adaptive Tsit5 (diffrax) with a PID step-size controller; states saved every ``save_every * dt``."""
+
+    rtol: float = 1e-8
+    atol: float = 1e-10
+    max_steps: int = eqx.field(static=True, default=1_000_000)
+
+
+class Trajectory(eqx.Module):
+    """Saved states ``states[k]`` at times ``t[k]`` (``t[0] = 0`` is the initial state)."""
+
+    t: jax.Array
+    states: jax.Array
+    is_flow: bool = eqx.field(static=True)
+
+    @property
+    def units(self) -> str:
+        return "time (units of tau_h)" if self.is_flow else "steps"
+
+
+def simulate(
+    system: System,
+    state0,
+    *,
+    steps: int,
+    dt: float | None = None,
+    x=None,
+    xs=None,
+    save_every: int = 1,
+    solver: Euler | RK4 | Adaptive | None = None,
+) -> Trajectory:
+    """Integrate ``system`` from ``state0`` for ``steps`` steps, saving every ``save_every`` steps.
+
+    Args:
+        system: a dynagate network, ``Map`` or ``Flow``.
+        state0: initial flat state, length ``system.n_state``.
+        steps: number of steps (map iterations, or flow steps of length ``dt``).
+        dt: step of a flow (required for flows; must be ``None`` for maps).
+        x: a constant input; ``xs``: a sequence of inputs, one per step (not both).
+        save_every: save one state every this many steps (must divide ``steps``).
+        solver: ``RK4()`` (the default, ``None``), ``Euler()`` or ``Adaptive(rtol, atol)`` (flows only).
+
+    Returns:
+        A :class:`Trajectory` with ``steps // save_every + 1`` states. Outside ``jit``, a trajectory that
+        becomes non-finite raises :class:`NonFiniteError` naming the first bad saved step.
+    """
+    if not isinstance(system, System):
+        raise InputError(f"simulate() needs a dynagate system, got {type(system).__name__}")
+    steps = check_size("simulate", "steps", steps)
+    save_every = check_size("simulate", "save_every", save_every)
+    if steps % save_every:
+        raise InputError(f"simulate: save_every={save_every} must divide steps={steps}")
+    if system.is_flow:
+        if dt is None:
+            raise InputError("simulate: a flow needs a time step dt")
+        check_param("simulate", "dt", dt, positive=True)
+    elif dt is not None:
+        raise InputError("simulate: dt is only for flows (a map advances one step at a time)")
+    elif isinstance(solver, Adaptive):
+        raise InputError("simulate: the Adaptive solver is for flows")
+    state0 = check_vector("state0", state0, system.n_state)
+    if x is not None and xs is not None:
+        raise InputError("simulate: give a constant input x or a sequence xs, not both")
+    if x is not None:
+        x = check_vector("input x", x, system.n_input or None)
+    if xs is not None:
+        xs = jnp.asarray(xs)
+        if xs.ndim != 2 or xs.shape[0] != steps:
+            raise InputError(f"simulate: xs must have shape (steps={steps}, n_input), got {tuple(xs.shape)}")
+    solver = RK4() if solver is None else solver
+    dt_ = 1.0 if dt is None else dt
+    traj = _run(system, state0, x, xs, dt_, steps=steps, save_every=save_every, solver=solver)
+    if is_concrete(traj.states):
+        _check_finite(traj)
+    return traj
+
+
+@partial(jax.jit, static_argnames=("steps", "save_every"))
+def _run(system, state0, x, xs, dt, *, steps, save_every, solver):
+    n_save = steps // save_every
+    if isinstance(solver, Adaptive):
+        states = _adaptive(system, state0, x, xs, dt, steps, save_every, solver)
+    else:
+        if system.is_flow:
+
+            def advance(s, xt):
+                return solver.step(lambda u: system.rhs(u, xt), s, dt)
+        else:
+            advance = system.rhs
+
+        def inner(s, xt):
+            return advance(s, xt), None
+
+        def outer(s, xchunk):
+            s, _ = jax.lax.scan(inner, s, xchunk, length=save_every)
+            return s, s
+
+        xchunks = None if xs is None else xs.reshape(n_save, save_every, -1)
+        if xchunks is None and x is not None:
+            xchunks = jnp.broadcast_to(x, (n_save, save_every, x.shape[0]))
+        _, saved = jax.lax.scan(outer, state0, xchunks, length=n_save)
+        states = jnp.concatenate([state0[None], saved])
+    t = jnp.arange(n_save + 1) * (save_every * dt)
+    return Trajectory(t=t, states=states, is_flow=system.is_flow)
+
+
+def _adaptive(system, state0, x, xs, dt, steps, save_every, solver):
+    def field(t, y, args):
+        if xs is None:
+            return system.rhs(y, x)
+        k = jnp.clip(jnp.floor(t / dt).astype(int), 0, steps - 1)
+        return system.rhs(y, xs[k])
+
+    ts = jnp.arange(steps // save_every + 1) * (save_every * dt)
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(field),
+        diffrax.Tsit5(),
+        t0=0.0,
+        t1=steps * dt,
+        dt0=dt,
+        y0=state0,
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=diffrax.PIDController(rtol=solver.rtol, atol=solver.atol),
+        max_steps=solver.max_steps,
+        throw=False,
+    )
+    return sol.ys
+
+
+def _check_finite(traj: Trajectory) -> None:
+    ok = np.all(np.isfinite(np.asarray(traj.states)), axis=-1)
+    if not ok.all():
+        k = int(np.flatnonzero(~ok)[0])
+        raise NonFiniteError(
+            f"trajectory became non-finite at saved step {k} (t = {float(traj.t[k]):g} {traj.units}); "
+            "the dynamics diverged: reduce dt or check the parameters"
+        )
