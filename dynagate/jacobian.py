@@ -17,7 +17,7 @@ def _checked(system, state, x):
         raise InputError(f"expected a dynagate system (network, Map or Flow), got {type(system).__name__}")
     state = check_vector("state", state, system.n_state)
     if x is not None:
-        x = check_vector("input x", x, system.n_input or None)
+        x = check_vector("input x", x, system.n_input)
     return state, x
 
 

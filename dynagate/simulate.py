@@ -108,11 +108,11 @@ def simulate(
     if x is not None and xs is not None:
         raise InputError("simulate: give a constant input x or a sequence xs, not both")
     if x is not None:
-        x = check_vector("input x", x, system.n_input or None)
+        x = check_vector("input x", x, system.n_input)
     if xs is not None:
         xs = jnp.asarray(xs)
-        if xs.ndim != 2 or xs.shape[0] != steps:
-            raise InputError(f"simulate: xs must have shape (steps={steps}, n_input), got {tuple(xs.shape)}")
+        if xs.ndim != 2 or xs.shape[0] != steps or xs.shape[1] != (system.n_input or xs.shape[1]):
+            raise InputError(f"simulate: xs must have shape (steps={steps}, n_input={system.n_input}), got {tuple(xs.shape)}")
     solver = RK4() if solver is None else solver
     dt_ = 1.0 if dt is None else dt
     traj = _run(system, state0, x, xs, dt_, steps=steps, save_every=save_every, solver=solver)

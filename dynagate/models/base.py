@@ -37,8 +37,9 @@ class System(eqx.Module):
         return None
 
     @property
-    def n_input(self) -> int:
-        return 0
+    def n_input(self) -> int | None:
+        """Length of the input vector (``None``: not fixed, as for user maps and flows)."""
+        return None
 
     def rhs(self, state, x=None):
         raise NotImplementedError

@@ -132,6 +132,10 @@ class GRUNet(System):
 
     is_flow = False
 
+    def __check_init__(self):
+        if self.reset not in ("after", "before"):
+            raise InputError(f"GRUNet: reset must be 'after' or 'before', got {self.reset!r}")
+
     @property
     def n_state(self) -> int:
         return self.W_hh.shape[1]
@@ -152,26 +156,26 @@ class GRUNet(System):
         r = jax.nn.sigmoid(gi[:n] + Wr @ h + bhr)
         z = jax.nn.sigmoid(gi[n : 2 * n] + Wz @ h + bhz)
         m = Wn @ h + bhn if self.reset == "after" else Wn @ (r * h) + bhn
-        nn = jnp.tanh(gi[2 * n :] + r * m) if self.reset == "after" else jnp.tanh(gi[2 * n :] + m)
+        cand = jnp.tanh(gi[2 * n :] + r * m) if self.reset == "after" else jnp.tanh(gi[2 * n :] + m)
         if self.W_rf is None:
             g, dg_dz, dg_drho, rho = z, jnp.ones_like(z), None, None
         else:
             rho = jax.nn.sigmoid(self.W_rf @ h + self.U_rf @ x + self.b_rf)
             g, dg_dz, dg_drho = refine(z, rho)
-        return (Wr, Wz, Wn), r, z, m, nn, g, dg_dz, dg_drho, rho
+        return (Wr, Wz, Wn), r, z, m, cand, g, dg_dz, dg_drho, rho
 
     def rhs(self, h, x=None):
-        _, _, _, _, nn, g, *_ = self._parts(h, x)
-        return (1.0 - g) * nn + g * h
+        _, _, _, _, cand, g, *_ = self._parts(h, x)
+        return (1.0 - g) * cand + g * h
 
     def jac(self, h, x=None):
-        (Wr, Wz, Wn), r, z, m, nn, g, dg_dz, dg_drho, rho = self._parts(h, x)
+        (Wr, Wz, Wn), r, z, m, cand, g, dg_dz, dg_drho, rho = self._parts(h, x)
         dr = r * (1.0 - r)
         if self.reset == "after":
-            dn = (1.0 - nn**2)[:, None] * (r[:, None] * Wn + (m * dr)[:, None] * Wr)
+            dn = (1.0 - cand**2)[:, None] * (r[:, None] * Wn + (m * dr)[:, None] * Wr)
         else:
-            dn = (1.0 - nn**2)[:, None] * (Wn * r[None, :] + Wn @ ((h * dr)[:, None] * Wr))
+            dn = (1.0 - cand**2)[:, None] * (Wn * r[None, :] + Wn @ ((h * dr)[:, None] * Wr))
         dg = (dg_dz * z * (1.0 - z))[:, None] * Wz
         if rho is not None:
             dg = dg + (dg_drho * rho * (1.0 - rho))[:, None] * self.W_rf
-        return (1.0 - g)[:, None] * dn + jnp.diag(g) + (h - nn)[:, None] * dg
+        return (1.0 - g)[:, None] * dn + jnp.diag(g) + (h - cand)[:, None] * dg
