@@ -112,7 +112,10 @@ def simulate(
     if xs is not None:
         xs = jnp.asarray(xs)
         if xs.ndim != 2 or xs.shape[0] != steps or xs.shape[1] != (system.n_input or xs.shape[1]):
-            raise InputError(f"simulate: xs must have shape (steps={steps}, n_input={system.n_input}), got {tuple(xs.shape)}")
+            raise InputError(
+                f"simulate: xs must have shape (steps={steps}, n_input={system.n_input}), "
+                f"got {tuple(xs.shape)}"
+            )
     solver = RK4() if solver is None else solver
     dt_ = 1.0 if dt is None else dt
     traj = _run(system, state0, x, xs, dt_, steps=steps, save_every=save_every, solver=solver)

@@ -37,7 +37,7 @@ def test_bad_states():
     net = dg.sample(dg.GatedRNN(), 5, key=KEY)  # state [h, z, r]: length 15
     with pytest.raises(InputError, match="length 5, expected 15"):
         dg.jacobian(net, jnp.zeros(5))
-    with pytest.raises(InputError, match="not finite .* index 3"):
+    with pytest.raises(InputError, match=r"not finite .* index 3"):
         dg.jacobian(net, jnp.zeros(15).at[3].set(jnp.nan))
     with pytest.raises(InputError, match="1-D"):
         dg.jacobian(net, jnp.zeros((3, 15)))
@@ -47,7 +47,7 @@ def test_bad_states():
         simulate(net, jnp.zeros(4), steps=3, dt=0.1)
     with pytest.raises(InputError, match="needs a time step"):
         simulate(net, jnp.zeros(15), steps=3)
-    with pytest.raises(InputError, match="dt=-0.1 must be > 0"):
+    with pytest.raises(InputError, match=r"dt=-0\.1 must be > 0"):
         simulate(net, jnp.zeros(15), steps=3, dt=-0.1)
     with pytest.raises(InputError, match="dt is only for flows"):
         simulate(dg.sample(dg.GRU(), 3, key=KEY), jnp.zeros(3), steps=3, dt=0.1)

@@ -34,7 +34,9 @@ def test_gated_zero_state_h_block_is_the_predicted_disk():
 
 
 def test_gated_zero_state_gate_eigenvalues():
-    net = dg.sample(dg.GatedRNN(tau_z=2.0, tau_r=0.5, alpha_z=1.0, alpha_r=1.0), 40, key=jax.random.PRNGKey(0))
+    net = dg.sample(
+        dg.GatedRNN(tau_z=2.0, tau_r=0.5, alpha_z=1.0, alpha_r=1.0), 40, key=jax.random.PRNGKey(0)
+    )
     eig = np.sort_complex(np.linalg.eigvals(np.asarray(dg.jacobian(net, net.zero_state()))))
     n_z = np.sum(np.abs(eig + 0.5) < 1e-9)
     n_r = np.sum(np.abs(eig + 2.0) < 1e-9)
@@ -110,7 +112,9 @@ def test_forget_bias_initialisers_timescales():
     m = 50
     net = dg.sample(dg.LSTM(forget_init=dg.ChronoInit(50.0)), m, key=jax.random.PRNGKey(2))
     b_f = net.b_ih[m : 2 * m]
-    assert jnp.allclose(b_f, dg.ChronoInit(50.0).sample(m, key=jax.random.split(jax.random.PRNGKey(2), 13)[6]))
+    assert jnp.allclose(
+        b_f, dg.ChronoInit(50.0).sample(m, key=jax.random.split(jax.random.PRNGKey(2), 13)[6])
+    )
     assert jnp.allclose(net.b_ih[:m], -b_f)
     net = dg.sample(dg.LSTM(forget_init=dg.UniformGateInit()), m, key=jax.random.PRNGKey(3))
     u = jax.nn.sigmoid(net.b_ih[m : 2 * m])
