@@ -24,6 +24,11 @@ def _checked(system, state, x):
 def jacobian(system: System, state, x=None) -> jax.Array:
     """The analytic Jacobian of ``system`` at ``state`` (and input ``x``), shape (n_state, n_state)."""
     state, x = _checked(system, state, x)
+    return _jac(system, state, x)
+
+
+@jax.jit
+def _jac(system, state, x):
     return system.jac(state, x)
 
 

@@ -88,16 +88,21 @@ def random_state(system: System, *, key, scale: float = 1.0) -> jax.Array:
     return scale * jax.random.normal(key, (system.n_state,))
 
 
-def relaxed_state(
-    system: System, *, key, steps: int = 2000, dt: float | None = None, scale: float = 1.0, x=None
-) -> jax.Array:
-    """The state reached after a transient of ``steps`` steps from a random state.
+#: Defaults of :func:`relaxed_state`: 2000 steps, RK4 with dt = 0.05 for flows (100 time units).
+RELAX_STEPS = 2000
+RELAX_DT = 0.05
 
-    Flows use RK4 with ``dt`` (default 0.05, i.e. 100 time units for the default ``steps``).
+
+def relaxed_state(
+    system: System, *, key, steps: int = RELAX_STEPS, dt: float | None = None, scale: float = 1.0, x=None
+) -> jax.Array:
+    """The state reached after a transient of ``steps`` steps from a random N(0, scale^2) state.
+
+    Flows use RK4 with ``dt`` (default :data:`RELAX_DT`).
     """
     check_param("relaxed_state", "scale", scale, nonneg=True)
     if system.is_flow and dt is None:
-        dt = 0.05
+        dt = RELAX_DT
     s0 = random_state(system, key=key, scale=scale)
     traj = simulate(system, s0, steps=steps, dt=dt, x=x, save_every=steps)
     return traj.states[-1]

@@ -130,7 +130,7 @@ class Ensemble(eqx.Module):
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = float(v) if f.name in self.param_names() else _plain(v)
+            out[f.name] = _plain(v)
         return out
 
     def replace(self, **changes) -> Ensemble:

@@ -139,27 +139,29 @@ class GatedNet(System):
         h, z, r, ph, sz, sr, a = self._parts(state, x)
         e = self.ensemble
         n = self.n
-        eye = jnp.eye(n)
+        idx = jnp.arange(n)
         dph = dphi(h)
         dsz = dgate(z, e.alpha_z, e.beta_z)
         dsr = dgate(r, e.alpha_r, e.beta_r)
         Jh_r = self.Jh * (dsr * ph)[None, :]  # J^h D[sigma_r' phi]
         # d(sigma_z a)/dh through the explicit h-dependence
-        hh = sz[:, None] * (self.Jh * (sr * dph)[None, :] - eye)
+        hh = (sz[:, None] * self.Jh) * (sr * dph)[None, :]
+        hh = hh.at[idx, idx].add(-sz)
         if not self.r_state:
             hh = hh + sz[:, None] * (Jh_r @ (self.Jr * dph[None, :]))
         if not self.z_state:
             hh = hh + (dsz * a)[:, None] * (self.Jz * dph[None, :])
-        rows = [[hh]]
+        # Assemble in place: off-diagonal gate blocks are diagonal matrices (written as diagonals),
+        # and the z-r blocks are zero, so no dense identity or zero blocks are materialised.
+        J = jnp.zeros((self.n_state, self.n_state), hh.dtype).at[:n, :n].set(hh)
+        col = n
         if self.z_state:
-            rows[0].append(jnp.diag(dsz * a))
+            J = J.at[idx, col + idx].set(dsz * a)
+            J = J.at[col : col + n, :n].set(self.Jz * (dph / e.tau_z)[None, :])
+            J = J.at[col + idx, col + idx].set(-1.0 / e.tau_z)
+            col += n
         if self.r_state:
-            rows[0].append(sz[:, None] * Jh_r)
-        zero = jnp.zeros((n, n))
-        if self.z_state:
-            rows.append([self.Jz * dph[None, :] / e.tau_z, -eye / e.tau_z] + ([zero] if self.r_state else []))
-        if self.r_state:
-            rows.append(
-                [self.Jr * dph[None, :] / e.tau_r] + ([zero] if self.z_state else []) + [-eye / e.tau_r]
-            )
-        return jnp.block(rows)
+            J = J.at[:n, col : col + n].set(sz[:, None] * Jh_r)
+            J = J.at[col : col + n, :n].set(self.Jr * (dph / e.tau_r)[None, :])
+            J = J.at[col + idx, col + idx].set(-1.0 / e.tau_r)
+        return J

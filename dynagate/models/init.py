@@ -30,6 +30,8 @@ class UniformGateInit(eqx.Module):
 
     def sample(self, n: int, *, key) -> jax.Array:
         d = n if self.d is None else self.d
+        if self.d is None and n <= 2:
+            raise InputError(f"UniformGateInit: d defaults to the hidden size, which must be > 2 (got {n})")
         u = jax.random.uniform(key, (n,), minval=1.0 / d, maxval=1.0 - 1.0 / d)
         return jnp.log(u) - jnp.log1p(-u)
 

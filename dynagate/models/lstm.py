@@ -181,4 +181,6 @@ class LSTMNet(System):
         tc = jnp.tanh(c_new)
         k = o * (1.0 - tc**2)
         dh_dh = (tc * o * (1.0 - o))[:, None] * Wo + k[:, None] * dc_dh
-        return jnp.block([[dh_dh, jnp.diag(k * g)], [dc_dh, jnp.diag(g)]])
+        idx = jnp.arange(n)
+        J = jnp.zeros((2 * n, 2 * n), dh_dh.dtype).at[:n, :n].set(dh_dh).at[n:, :n].set(dc_dh)
+        return J.at[idx, n + idx].set(k * g).at[n + idx, n + idx].set(g)

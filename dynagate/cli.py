@@ -1,0 +1,288 @@
+"""The ``dynagate`` command line: a thin layer over the library.
+
+Each subcommand imports JAX, the numerics and matplotlib (Agg) only when it runs, builds an ensemble from
+``MODEL`` and ``--set name=value`` options, writes its figure and data under ``--out`` and prints either a
+short summary or, with ``--json``, one JSON object on stdout. User errors (:class:`DynagateError`) are
+reported as one line ``dynagate: error: ...`` on stderr with exit code 2, as argparse does for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+#: The keys of ``dynagate.models.MODELS`` (listed here so that ``--help`` needs no JAX import; a test
+#: checks that the two agree).
+MODEL_NAMES = ("vanilla", "gated", "gru", "lstm")
+
+_SET_HELP = (
+    "set a hyperparameter or option, NAME=VALUE (repeatable); floats for hyperparameters, and "
+    "n_in=INT, reset=after|before, refine|tied_input=true|false, "
+    "forget_init|update_init=ugi|ugi:D|chrono:TMAX|none"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``dynagate`` command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) and usage errors (2)
+        return e.code if isinstance(e.code, int) else 2
+    from .errors import DynagateError
+
+    try:
+        return args.run(args)
+    except DynagateError as e:
+        print(f"dynagate: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dynagate",
+        description="Jacobian spectra, Lyapunov exponents and mean-field theory of gated RNNs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("info", help="versions, JAX backend, devices and float dtype")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=_info)
+
+    p = sub.add_parser(
+        "spectrum",
+        help="eigenvalues of the Jacobian of one sampled network",
+        description="Sample one network of size N and plot/save the eigenvalues of its Jacobian at the "
+        "zero state or at the state reached after a transient from a random state.",
+    )
+    p.add_argument("model", metavar="MODEL", choices=MODEL_NAMES, help=f"one of {', '.join(MODEL_NAMES)}")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
+    p.add_argument("--n", type=int, default=200, help="network size N (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed for the network and state (default 0)")
+    p.add_argument(
+        "--state",
+        choices=("zero", "relaxed"),
+        default="relaxed",
+        help="Jacobian at the zero state, or after a transient from a random state (default)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="transient length for --state relaxed (map steps or RK4 steps)",
+    )
+    p.add_argument("--out", default="out/spectrum", help="output folder (default out/spectrum)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the main numbers")
+    p.set_defaults(run=_spectrum)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------- info
+
+
+def _info(args) -> int:
+    import jax
+
+    from .io import provenance
+
+    info = provenance()
+    info["devices"] = [f"{d.platform}:{d.id} ({d.device_kind})" for d in jax.devices()]
+    if args.json:
+        print(json.dumps(info))
+    else:
+        width = max(map(len, info))
+        for k, v in info.items():
+            print(f"{k:<{width}}  {', '.join(v) if isinstance(v, list) else v}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- spectrum
+
+
+def _spectrum(args) -> int:
+    import jax
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from . import spectra
+    from .errors import InputError
+    from .io import provenance, save_dataset
+    from .models import MODELS, sample
+    from .plotting import plot_spectrum, spectrum_units
+
+    if not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
+    if args.steps is not None and args.state != "relaxed":
+        raise InputError("--steps sets the transient of --state relaxed; it does nothing with --state zero")
+    cls = MODELS[args.model]
+    ens = cls().replace(**parse_sets(cls, args.sets))
+    kn, ks = jax.random.split(jax.random.PRNGKey(args.seed))
+    net = sample(ens, args.n, key=kn)
+    record = {}
+    if args.state == "zero":
+        state = net.zero_state()
+    else:
+        steps = spectra.RELAX_STEPS if args.steps is None else args.steps
+        state = spectra.relaxed_state(net, key=ks, steps=steps)
+        record["relax_steps"] = steps
+        if net.is_flow:
+            record["relax_dt"] = spectra.RELAX_DT
+    spec = spectra.spectrum(net, state)
+
+    units = spectrum_units(spec.is_flow)
+    eigs = spec.eigenvalues[np.argsort(-spec.eigenvalues.real, kind="stable")]
+    lam = spec.rightmost
+    result = {
+        "model": args.model,
+        "n": args.n,
+        "seed": args.seed,
+        "state": args.state,
+        "rightmost": [lam.real, lam.imag],
+        "spectral_radius": spec.spectral_radius,
+        "stable": bool(spec.stable),
+        "units": units,
+        "parameters": ens.params(),
+    }
+    ds = xr.Dataset(
+        {
+            "eig_real": ("eigenvalue", eigs.real, {"long_name": "Re λ", "units": units}),
+            "eig_imag": ("eigenvalue", eigs.imag, {"long_name": "Im λ", "units": units}),
+        },
+        attrs=provenance(
+            command="spectrum",
+            model=args.model,
+            ensemble=type(ens).__name__,
+            n=args.n,
+            n_state=spec.n,
+            seed=args.seed,
+            state=args.state,
+            **record,
+            units=units,
+            parameters=result["parameters"],
+            rightmost_real=lam.real,
+            rightmost_imag=lam.imag,
+            spectral_radius=spec.spectral_radius,
+            stable=bool(spec.stable),
+        ),
+    )
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    png, nc = out / "spectrum.png", out / "spectrum.nc"
+    title = f"{type(ens).__name__}, N = {args.n}, {args.state} state"
+    if args.sets:
+        title += "\n" + ", ".join(s.strip() for s in args.sets)
+    fig = Figure(figsize=(5.5, 5.0), layout="constrained")  # not registered with pyplot: nothing to close
+    plot_spectrum(spec, ax=fig.subplots(), title=title)
+    fig.savefig(png, dpi=150)
+    save_dataset(ds, nc)
+    result["files"] = [str(png), str(nc)]
+
+    if args.json:
+        print(json.dumps(result))
+    else:
+        sign = "+" if lam.imag >= 0 else "-"
+        print(f"{args.model} ({type(ens).__name__}), N = {args.n}, seed {args.seed}, {args.state} state")
+        print(f"  rightmost eigenvalue  {lam.real:.6g} {sign} {abs(lam.imag):.6g}i  ({units})")
+        print(f"  spectral radius       {spec.spectral_radius:.6g}")
+        print(f"  linearly stable       {'yes' if spec.stable else 'no'}")
+        print(f"  wrote {png} and {nc}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ --set parsing
+
+
+def parse_sets(cls, items: list[str]) -> dict:
+    """Turn ``--set NAME=VALUE`` strings into keyword arguments for ``cls(...).replace``.
+
+    Hyperparameters (``cls.param_names()``) parse as floats (``none`` too where the field may be
+    ``None``); the options ``n_in``, ``reset``, ``refine``, ``tied_input``, ``forget_init`` and
+    ``update_init`` by their own rules. Names the model does not have are passed through unparsed, so
+    that ``Ensemble.replace`` reports them.
+    """
+    from .errors import InputError
+
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    params = set(cls.param_names())
+    out = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep or not name:
+            raise InputError(f"--set expects NAME=VALUE, got {item!r}")
+        if name not in fields:
+            out[name] = raw
+        elif name in params:
+            optional = "None" in str(fields[name].type)
+            out[name] = None if optional and raw.lower() == "none" else _float(name, raw)
+        elif name in _OPTIONS:
+            out[name] = _OPTIONS[name](name, raw)
+        else:
+            out[name] = raw
+    return out
+
+
+def _float(name: str, raw: str) -> float:
+    from .errors import InputError
+
+    try:
+        return float(raw)
+    except ValueError:
+        raise InputError(f"--set {name}={raw}: not a number") from None
+
+
+def _int(name: str, raw: str) -> int:
+    from .errors import InputError
+
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"--set {name}={raw}: not an integer") from None
+
+
+def _bool(name: str, raw: str) -> bool:
+    from .errors import InputError
+
+    v = raw.lower()
+    if v in ("true", "1", "yes", "on"):
+        return True
+    if v in ("false", "0", "no", "off"):
+        return False
+    raise InputError(f"--set {name}={raw}: expected true/false (or 1/0)")
+
+
+def _gate_init(name: str, raw: str):
+    from .errors import InputError
+    from .models import ChronoInit, UniformGateInit
+
+    kind, colon, arg = raw.partition(":")
+    kind = kind.strip().lower()
+    if kind == "none" and not colon:
+        return None
+    if kind == "ugi":
+        return UniformGateInit(d=_float(name, arg)) if colon else UniformGateInit()
+    if kind == "chrono":
+        return ChronoInit(t_max=_float(name, arg)) if colon else ChronoInit()
+    raise InputError(f"--set {name}={raw}: expected ugi, ugi:D, chrono:TMAX or none")
+
+
+_OPTIONS = {
+    "n_in": _int,
+    "reset": lambda name, raw: raw,
+    "refine": _bool,
+    "tied_input": _bool,
+    "forget_init": _gate_init,
+    "update_init": _gate_init,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""The ``dynagate`` command line, run in-process (``main([...])``) and once as a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import dynagate
+from dynagate.cli import MODEL_NAMES, main, parse_sets
+from dynagate.errors import InputError
+from dynagate.io import load_dataset
+from dynagate.models import MODELS, ChronoInit, UniformGateInit
+
+REPO = Path(__file__).resolve().parents[1]
+# Closed forms below are the same matrix up to rounding of the Jacobian formula, so eigenvalues agree to
+# ~1e-15 (float64); 1e-10 is ample. Under JAX_ENABLE_X64=0 the Jacobian is float32 (~1e-7).
+EIG_TOL = 1e-10 if jax.config.jax_enable_x64 else 1e-5
+
+
+def run_json(capsys, argv) -> dict:
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)  # stdout holds exactly one JSON object
+
+
+def saved_eigenvalues(path) -> np.ndarray:
+    ds = load_dataset(path)
+    return ds["eig_real"].values + 1j * ds["eig_imag"].values
+
+
+def test_model_names_match_registry():
+    assert tuple(MODELS) == MODEL_NAMES
+
+
+def test_info_json(capsys):
+    info = run_json(capsys, ["info", "--json"])
+    assert info["dynagate_version"] == dynagate.__version__
+    assert info["jax_version"] == jax.__version__
+    assert info["backend"] == jax.default_backend()
+    assert info["dtype"] == ("float64" if jax.config.jax_enable_x64 else "float32")
+    assert len(info["devices"]) == len(jax.devices())
+
+
+def test_spectrum_gated_json_matches_saved_file(tmp_path, capsys):
+    res = run_json(
+        capsys, ["spectrum", "gated", "--set", "g_h=3", "--n", "40", "--json", "--out", str(tmp_path)]
+    )
+    assert {"model", "n", "seed", "state", "rightmost", "spectral_radius", "stable", "units"} <= set(res)
+    assert (res["model"], res["n"], res["seed"], res["state"]) == ("gated", 40, 0, "relaxed")
+    assert res["parameters"]["g_h"] == 3.0
+    assert res["units"] == "per unit time (τ_h = 1)"
+    files = [Path(f) for f in res["files"]]
+    assert {f.name for f in files} == {"spectrum.png", "spectrum.nc"}
+    assert all(f.is_file() and f.stat().st_size > 0 for f in files)
+
+    eigs = saved_eigenvalues(tmp_path / "spectrum.nc")
+    assert eigs.size == 3 * 40  # state [h, z, r]
+    # The .nc stores the same float64 numbers the JSON was computed from: equal to rounding.
+    assert res["spectral_radius"] == pytest.approx(np.abs(eigs).max(), rel=1e-12)
+    rightmost = eigs[np.argmax(eigs.real)]
+    assert res["rightmost"][0] == pytest.approx(rightmost.real, rel=1e-12)
+    assert res["stable"] == (rightmost.real < 0)
+
+    attrs = load_dataset(tmp_path / "spectrum.nc").attrs
+    assert (attrs["model"], attrs["n"], attrs["seed"], attrs["state"]) == ("gated", 40, 0, "relaxed")
+    assert json.loads(attrs["parameters"]) == res["parameters"]
+    assert attrs["dtype"] in ("float64", "float32")
+
+
+def test_spectrum_gru_zero_state_closed_form(tmp_path, capsys):
+    """At h = 0 with zero biases r = z = 1/2 and n = 0, so the Jacobian is I/2 + W_n/4."""
+    n, seed = 30, 3
+    res = run_json(
+        capsys,
+        [
+            "spectrum",
+            "gru",
+            "--state",
+            "zero",
+            "--n",
+            str(n),
+            "--seed",
+            str(seed),
+            "--json",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    kn, _ = jax.random.split(jax.random.PRNGKey(seed))
+    W_n = np.asarray(dynagate.sample(dynagate.GRU(), n, key=kn).W_hh[2 * n :])
+    ref = np.linalg.eigvals(np.eye(n) / 2 + W_n / 4)
+    assert res["rightmost"][0] == pytest.approx(ref.real.max(), abs=EIG_TOL)
+    saved = saved_eigenvalues(tmp_path / "spectrum.nc")
+    assert saved.size == n
+    dist = np.abs(saved[:, None] - ref[None, :])
+    assert dist.min(axis=0).max() < EIG_TOL and dist.min(axis=1).max() < EIG_TOL
+    assert res["units"] == "per step"
+    assert res["stable"] == (np.abs(ref).max() < 1)
+
+
+def test_spectrum_vanilla_summary(tmp_path, capsys):
+    """Human summary; at h = 0 with b = 0 the flow's Jacobian is -I + J."""
+    code = main(["spectrum", "vanilla", "--state", "zero", "--n", "30", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "rightmost eigenvalue" in out and "per unit time" in out and "spectrum.nc" in out
+    kn, _ = jax.random.split(jax.random.PRNGKey(0))
+    J = np.asarray(dynagate.sample(dynagate.VanillaRNN(), 30, key=kn).J)
+    saved = saved_eigenvalues(tmp_path / "spectrum.nc")
+    # eigenvalues are saved sorted by decreasing real part; closed form up to LAPACK rounding
+    assert saved[0].real == pytest.approx(np.linalg.eigvals(J).real.max() - 1.0, abs=EIG_TOL)
+
+
+def test_spectrum_lstm_chrono(tmp_path, capsys):
+    argv = ["spectrum", "lstm", "--set", "forget_init=chrono:20", "--n", "30", "--steps", "200"]
+    res = run_json(capsys, [*argv, "--json", "--out", str(tmp_path)])
+    assert res["parameters"]["forget_init"] == {"type": "ChronoInit", "t_max": 20.0}
+    assert res["units"] == "per step"
+    assert saved_eigenvalues(tmp_path / "spectrum.nc").size == 2 * 30  # state [h, c]
+    assert load_dataset(tmp_path / "spectrum.nc").attrs["relax_steps"] == 200
+
+
+def test_parse_sets():
+    kw = parse_sets(
+        MODELS["lstm"], ["forget_init=ugi:5", "refine=1", "tied_input=False", "n_in=3", "g_f = 2.5"]
+    )
+    assert kw == {
+        "forget_init": UniformGateInit(d=5.0),
+        "refine": True,
+        "tied_input": False,
+        "n_in": 3,
+        "g_f": 2.5,
+    }
+    assert parse_sets(MODELS["gru"], ["update_init=chrono:30", "reset=before"]) == {
+        "update_init": ChronoInit(t_max=30.0),
+        "reset": "before",
+    }
+    assert parse_sets(MODELS["lstm"], ["forget_init=none"]) == {"forget_init": None}
+    assert parse_sets(MODELS["vanilla"], ["delta=none", "g=2"]) == {"delta": None, "g": 2.0}
+    # names the model lacks pass through unparsed, for Ensemble.replace to report
+    assert parse_sets(MODELS["gated"], ["forget_init=whatever"]) == {"forget_init": "whatever"}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["gated", "--set", "foo=1"], "unknown parameter 'foo'"),
+        (["gated", "--n", "0"], "n must be >= 1"),
+        (["gated", "--set", "g_h=-1"], "g_h=-1.0 must be >= 0"),
+        (["gated", "--set", "g_h=nan"], "g_h=nan is not finite"),
+        (["gated", "--set", "g_h=inf"], "is not finite"),
+        (["gated", "--set", "tau_z=-1"], "tau_z=-1.0 must be >= 0"),
+        (["gated", "--set", "g_h=abc"], "not a number"),
+        (["gated", "--set", "g_h"], "NAME=VALUE"),
+        (["gru", "--set", "refine=maybe"], "true/false"),
+        (["gru", "--set", "reset=sideways"], "reset must be"),
+        (["gru", "--set", "n_in=1.5"], "not an integer"),
+        (["lstm", "--set", "forget_init=chrono:1"], "t_max=1.0 must be > 2"),
+        (["lstm", "--set", "forget_init=ugi:nan"], "not finite"),
+        (["lstm", "--set", "forget_init=orthogonal"], "expected ugi"),
+        (["lstm", "--set", "update_init=ugi"], "unknown parameter 'update_init'"),
+        (["gated", "--state", "zero", "--steps", "10"], "--steps"),
+        (["gated", "--steps", "0"], "steps must be >= 1"),
+        (["gated", "--seed", "-1"], "--seed"),
+    ],
+)
+def test_user_errors_are_one_line(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["spectrum", *argv, "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dynagate: error: "), captured.err
+    assert message in lines[0]
+    assert captured.out == ""
+    assert not out.exists()  # nothing written before the inputs were checked
+
+
+def test_unknown_model_is_a_usage_error(capsys):
+    code = main(["spectrum", "transformer"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "invalid choice: 'transformer'" in err and "Traceback" not in err
+
+
+def test_help_exits_zero(capsys):
+    assert main(["--help"]) == 0
+    assert "spectrum" in capsys.readouterr().out
+
+
+def test_module_entry_point_reports_error_without_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dynagate.cli", "spectrum", "gated", "--set", "bogus=1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "dynagate: error: unknown parameter 'bogus'" in proc.stderr
+    assert proc.stdout == ""
+    assert not any(tmp_path.iterdir())
+
+
+def test_parse_sets_rejects_bad_gate_init():
+    with pytest.raises(InputError, match="expected ugi"):
+        parse_sets(MODELS["gru"], ["update_init=ugi2"])
