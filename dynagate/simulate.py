@@ -68,7 +68,7 @@ def simulate(
     system: System,
     state0,
     *,
-    steps: int,
+    steps: int | None = None,
     dt: float | None = None,
     x=None,
     xs=None,
@@ -80,7 +80,7 @@ def simulate(
     Args:
         system: a dynagate network, ``Map`` or ``Flow``.
         state0: initial flat state, length ``system.n_state``.
-        steps: number of steps (map iterations, or flow steps of length ``dt``).
+        steps: number of steps (map iterations, or flow steps of length ``dt``); defaults to ``len(xs)``.
         dt: step of a flow (required for flows; must be ``None`` for maps).
         x: a constant input; ``xs``: a sequence of inputs, one per step (not both).
         save_every: save one state every this many steps (must divide ``steps``).
@@ -92,6 +92,8 @@ def simulate(
     """
     if not isinstance(system, System):
         raise InputError(f"simulate() needs a dynagate system, got {type(system).__name__}")
+    if steps is None and xs is not None:
+        steps = len(xs)
     steps = check_size("simulate", "steps", steps)
     save_every = check_size("simulate", "save_every", save_every)
     if steps % save_every:

@@ -78,7 +78,7 @@ def slow_fraction(eigs, eps: float, *, is_flow: bool) -> jax.Array:
     """Fraction of eigenvalues within ``eps`` of 0 (flows) or 1 (maps)."""
     eigs = jnp.asarray(eigs)
     centre = 0.0 if is_flow else 1.0
-    return jnp.mean(jnp.abs(eigs - centre) < eps)
+    return jnp.mean((jnp.abs(eigs - centre) < eps).astype(eigs.real.dtype))
 
 
 def random_state(system: System, *, key, scale: float = 1.0) -> jax.Array:
