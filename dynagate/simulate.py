@@ -126,18 +126,24 @@ def simulate(
     return traj
 
 
+def step_function(system: System, solver: Euler | RK4, dt):
+    """``advance(state, x)``: one step of the map, or one ``solver`` step of length ``dt`` of the flow."""
+    if not system.is_flow:
+        return system.rhs
+
+    def advance(s, x):
+        return solver.step(lambda u: system.rhs(u, x), s, dt)
+
+    return advance
+
+
 @partial(jax.jit, static_argnames=("steps", "save_every"))
 def _run(system, state0, x, xs, dt, *, steps, save_every, solver):
     n_save = steps // save_every
     if isinstance(solver, Adaptive):
         states = _adaptive(system, state0, x, xs, dt, steps, save_every, solver)
     else:
-        if system.is_flow:
-
-            def advance(s, xt):
-                return solver.step(lambda u: system.rhs(u, xt), s, dt)
-        else:
-            advance = system.rhs
+        advance = step_function(system, solver, dt)
 
         def inner(s, xt):
             return advance(s, xt), None
