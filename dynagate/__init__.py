@@ -10,6 +10,7 @@ if "JAX_ENABLE_X64" not in _os.environ:
 
 from .errors import InputError
 from .jacobian import jacobian, jacobian_autodiff
+from .lyapunov import lyapunov_max_direct, lyapunov_spectrum
 from .models import (
     GRU,
     LSTM,
@@ -23,6 +24,8 @@ from .models import (
     from_torch,
     sample,
 )
+from .simulate import simulate
+from .spectra import relaxed_state, spectrum
 
 __version__ = "0.1.0"
 
@@ -41,5 +44,10 @@ __all__ = [
     "from_torch",
     "jacobian",
     "jacobian_autodiff",
+    "lyapunov_max_direct",
+    "lyapunov_spectrum",
+    "relaxed_state",
     "sample",
+    "simulate",
+    "spectrum",
 ]

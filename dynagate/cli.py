@@ -24,6 +24,10 @@ _SET_HELP = (
     "forget_init|update_init=ugi|ugi:D|chrono:TMAX|none"
 )
 
+#: ``dynagate lyapunov`` computes the full spectrum up to this state dimension, else ``DEFAULT_K``.
+FULL_SPECTRUM_MAX = 300
+DEFAULT_K = 10
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``dynagate`` command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
@@ -77,6 +81,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/spectrum", help="output folder (default out/spectrum)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the main numbers")
     p.set_defaults(run=_spectrum)
+
+    p = sub.add_parser(
+        "lyapunov",
+        help="Lyapunov spectrum of one sampled network (QR method, with error bars)",
+        description="Sample one network of size N and compute its k largest Lyapunov exponents by the QR "
+        "(Benettin) method, with batch-means standard errors, the Kaplan-Yorke dimension and the "
+        "entropy. Times are in units of tau_h for flows and in steps for maps; unset times take the "
+        "library defaults (flows: burn 200, frame 200, obs 1000, ortho 1; maps: 500, 500, 5000, 5).",
+    )
+    p.add_argument("model", metavar="MODEL", choices=MODEL_NAMES, help=f"one of {', '.join(MODEL_NAMES)}")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
+    p.add_argument("--n", type=int, default=100, help="network size N (default 100)")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help=f"number of exponents (default: all if the state dimension is <= {FULL_SPECTRUM_MAX}, else "
+        f"{DEFAULT_K})",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="PRNG seed for the network, state and frame (default 0)"
+    )
+    p.add_argument("--t-obs", type=float, default=None, help="observation time (time units or steps)")
+    p.add_argument("--t-burn", type=float, default=None, help="state burn-in before the frame is started")
+    p.add_argument("--t-frame", type=float, default=None, help="frame burn-in (alignment, not counted)")
+    p.add_argument("--t-ortho", type=float, default=None, help="re-orthonormalisation interval")
+    p.add_argument("--dt", type=float, default=None, help="RK4 step for flows (default 0.05)")
+    p.add_argument("--out", default="out/lyapunov", help="output folder (default out/lyapunov)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the main numbers")
+    p.set_defaults(run=_lyapunov)
     return parser
 
 
@@ -195,6 +229,151 @@ def _spectrum(args) -> int:
         print(f"  linearly stable       {'yes' if spec.stable else 'no'}")
         print(f"  wrote {png} and {nc}")
     return 0
+
+
+# ----------------------------------------------------------------------------------------- lyapunov
+
+
+def _lyapunov(args) -> int:
+    import jax
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from .errors import InputError
+    from .io import provenance, save_dataset
+    from .lyapunov import lyapunov_spectrum
+    from .models import MODELS, sample
+    from .plotting import plot_lyapunov
+
+    if not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
+    cls = MODELS[args.model]
+    ens = cls().replace(**parse_sets(cls, args.sets))
+    kn, ks = jax.random.split(jax.random.PRNGKey(args.seed))
+    net = sample(ens, args.n, key=kn)
+    n_state = net.n_state
+    k = args.k
+    if k is None:
+        k = n_state if n_state <= FULL_SPECTRUM_MAX else DEFAULT_K
+    times = {"t_obs": args.t_obs, "t_burn": args.t_burn, "t_frame": args.t_frame, "t_ortho": args.t_ortho}
+    what = f"{k} Lyapunov exponent{'s' if k != 1 else ''} of {args.model}, N = {args.n}"
+    with _busy(f"computing {what}", enabled=not args.json):
+        res = lyapunov_spectrum(net, key=ks, k=k, dt=args.dt, **times)
+
+    result = {
+        "model": args.model,
+        "n": args.n,
+        "n_state": n_state,
+        "k": res.k,
+        "seed": args.seed,
+        **res.summary(),
+        "dt": res.dt,
+        "max_cond": res.max_cond,
+        "parameters": ens.params(),
+    }
+    index = np.arange(1, res.k + 1)
+    ds = xr.Dataset(
+        {
+            "exponent": ("index", res.exponents, {"long_name": "Lyapunov exponent λ_i", "units": res.units}),
+            "stderr": ("index", res.stderr, {"long_name": "standard error of λ_i", "units": res.units}),
+            "block_estimate": (
+                ("block", "index"),
+                res.blocks,
+                {"long_name": "per-block estimate of λ_i (batch means)", "units": res.units},
+            ),
+        },
+        coords={"index": index, "block": np.arange(1, res.blocks.shape[0] + 1)},
+        attrs=provenance(
+            command="lyapunov",
+            model=args.model,
+            ensemble=type(ens).__name__,
+            n=args.n,
+            n_state=n_state,
+            seed=args.seed,
+            k=res.k,
+            units=res.units,
+            t_obs=res.t_obs,
+            dt=res.dt,
+            **{f"{name}_requested": v for name, v in times.items() if name != "t_obs"},
+            status=res.status,
+            message=res.message,
+            lambda_max=res.lambda_max,
+            kaplan_yorke=res.kaplan_yorke,
+            ks_entropy=res.ks_entropy,
+            sum_rule_residual=res.sum_rule_residual,
+            max_cond=res.max_cond,
+            parameters=result["parameters"],
+        ),
+    )
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    png, nc = out / "lyapunov.png", out / "lyapunov.nc"
+    title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}"
+    if args.sets:
+        title += ", " + ", ".join(s.strip() for s in args.sets)
+    fig = Figure(figsize=(11.0, 4.5), layout="constrained")  # not registered with pyplot: nothing to close
+    plot_lyapunov(res, axes=fig.subplots(1, 2), title=title)
+    fig.savefig(png, dpi=150)
+    save_dataset(ds, nc)
+    result["files"] = [str(png), str(nc)]
+
+    if args.json:
+        print(json.dumps(result))
+    else:
+        ky = "undetermined (k too small)" if res.kaplan_yorke is None else f"{res.kaplan_yorke:.6g}"
+        print(
+            f"{args.model} ({type(ens).__name__}), N = {args.n}, seed {args.seed}, k = {res.k} of {n_state}"
+        )
+        if res.status != "ok":
+            print(f"  WARNING: {res.status}: {res.message}")
+        print(f"  lambda_max            {res.lambda_max:.6g} ± {res.stderr[0]:.2g}  ({res.units})")
+        print(f"  Kaplan-Yorke dim.     {ky}")
+        print(f"  KS entropy            {res.ks_entropy:.6g}  ({res.units})")
+        print(f"  observation time      {res.t_obs:g} {'time units' if res.dt is not None else 'steps'}")
+        print(f"  wrote {png} and {nc}")
+    return 0
+
+
+class _busy:
+    """A one-line "working..." spinner with the elapsed time on stderr, only when stderr is a terminal.
+
+    For work that reports no progress of its own (one compiled call); the line is removed at the end.
+    """
+
+    def __init__(self, message: str, *, enabled: bool = True):
+        self.message = message
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar = self._thread = self._stop = None
+
+    def __enter__(self):
+        if self.enabled:
+            import threading
+
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                desc=self.message, bar_format="{desc} ... {elapsed}", leave=False, file=sys.stderr
+            )
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._tick, daemon=True)
+            self._thread.start()
+        return self
+
+    def _tick(self):
+        while not self._stop.wait(0.5):
+            self._bar.refresh()
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._stop.set()
+            self._thread.join()
+            self._bar.close()
+        return False
 
 
 # ------------------------------------------------------------------------------------ --set parsing

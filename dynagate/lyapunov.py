@@ -137,9 +137,22 @@ def units_of(system: System) -> str:
 # ----------------------------------------------------------------------------------------- tangents
 
 
-def tangent_step(system: System, solver, dt):
-    """``step(s, Q, x) -> (s', Q', logdet_ref)``: one step of the state and of the frame by the exact
-    tangent of the integrator. ``logdet_ref`` is tr J(s) for flows (0 for maps; see ``logdet``)."""
+def tangent_step(system: System, solver, dt, *, dense: bool = True):
+    """``step(s, Q, x) -> (s', Q', tr J(s))``: one step of the state and of the frame by the exact
+    tangent of the integrator (the trace is 0 for maps and for ``dense=False``).
+
+    ``dense=True`` builds the analytic Jacobian at each stage point and multiplies (best when the frame has
+    many columns); ``dense=False`` differentiates the integrator step itself (``jax.linearize``, vmapped
+    over the columns), matvec cost per column, best for a few exponents of a large network.
+    """
+    if not dense:
+        advance = step_function(system, solver, dt)
+
+        def step(s, Q, x):
+            s_new, lin = jax.linearize(lambda u: advance(u, x), s)
+            return s_new, jax.vmap(lin, in_axes=1, out_axes=1)(Q), jnp.zeros((), s.dtype)
+
+        return step
     if not system.is_flow:
 
         def step(s, Q, x):
@@ -234,7 +247,7 @@ def lyapunov_spectrum(
         n_burn=p["n_burn"], n_frame=p["n_frame"], n_blocks=p["n_blocks"], per_block=p["per_block"],
         ortho=p["ortho"], sum_rule=bool(sum_rule),
     )  # fmt: skip
-    return _result(system, out, p, accuracy, sum_rule and k == n)
+    return _result(system, out, p, accuracy, sum_rule and k == n, full_frame=4 * k >= n)
 
 
 def _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks, x, xs, solver):
@@ -299,7 +312,7 @@ def _bad(s, t, first_bad):
 @partial(jax.jit, static_argnames=("n_burn", "n_frame", "n_blocks", "per_block", "ortho", "sum_rule"))
 def _qr_run(system, s0, Q0, x, xs, dt, solver, *, n_burn, n_frame, n_blocks, per_block, ortho, sum_rule):
     advance = step_function(system, solver, dt)
-    tstep = tangent_step(system, solver, dt)
+    tstep = tangent_step(system, solver, dt, dense=4 * Q0.shape[1] >= Q0.shape[0])
 
     def burn(c, _):
         s, t, bad = c
@@ -343,7 +356,7 @@ def _step_jacobian(system, solver, dt, s, x):
     return tangent_step(system, solver, dt)(s, jnp.eye(n, dtype=s.dtype), x)[1]
 
 
-def _result(system, out, p, accuracy, full) -> LyapunovResult:
+def _result(system, out, p, accuracy, full, full_frame=False) -> LyapunovResult:
     bad = int(out["bad"])
     if bad >= 0:
         where = f"t = {bad * p['dt']:g}" if system.is_flow else f"step {bad}"
@@ -368,7 +381,7 @@ def _result(system, out, p, accuracy, full) -> LyapunovResult:
         exponents=lam, stderr=stderr, blocks=blocks, units=units_of(system), t_obs=T,
         dt=p["dt"] if system.is_flow else None, n_state=p["n"], status=status, message=message,
         max_cond=cond, logdet_mean=float(out["logdet"]) / T if full else None,
-        trace_mean=float(out["trace"]) / (T / p["dt"]) if system.is_flow else None,
+        trace_mean=float(out["trace"]) / (T / p["dt"]) if system.is_flow and full_frame else None,
     )  # fmt: skip
 
 

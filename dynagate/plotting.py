@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .spectra import Spectrum
 
@@ -62,4 +63,68 @@ def plot_spectrum(spec: Spectrum, ax: Axes | None = None, title: str | None = No
     ax.legend(loc="best", fontsize="small", framealpha=0.85)
     if title is not None:
         ax.set_title(title)
+    return fig
+
+
+def plot_lyapunov(result, axes=None, title: str | None = None, n_top: int = 5) -> Figure:
+    """A Lyapunov spectrum with its error bars, and the convergence of the top exponents.
+
+    Left: exponent index i vs lambda_i with standard-error bars and the line lambda = 0. Right: the
+    running estimate (cumulative mean of the per-block estimates ``result.blocks``) of the top
+    ``n_top`` exponents against the observation time at the end of each block, with the final value ±
+    its standard error as a band.
+
+    Args:
+        result: a :class:`dynagate.lyapunov.LyapunovResult`.
+        axes: two axes (spectrum, convergence) to draw on; ``None`` makes a new figure.
+        title: figure title (a suptitle of the figure holding ``axes``).
+        n_top: how many of the leading exponents the convergence panel shows (at most k).
+
+    Returns:
+        The figure holding the axes.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.5), layout="constrained")
+    else:
+        fig = axes[0].get_figure()
+    ax_spec, ax_conv = axes
+    lam = np.asarray(result.exponents, dtype=float)
+    err = np.asarray(result.stderr, dtype=float)
+    blocks = np.asarray(result.blocks, dtype=float)
+    k = lam.size
+    is_flow = result.dt is not None  # LyapunovResult.dt is set for flows only
+    units = result.units
+
+    # Spectrum: index vs lambda_i.
+    idx = np.arange(1, k + 1)
+    small = k <= 60
+    ax_spec.errorbar(
+        idx, lam, yerr=err, ls="none", color="C0", elinewidth=0.8, capsize=2 if small else 0,
+        marker="o" if small else ".", ms=4 if small else 2, label=f"λ_i ± standard error (k = {k})",
+    )  # fmt: skip
+    ax_spec.axhline(0.0, color="k", lw=0.8, ls="--", label="λ = 0")
+    ax_spec.set_xlabel("exponent index i")
+    ax_spec.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_spec.set_ylabel(f"Lyapunov exponent λ_i [{units}]")
+    ax_spec.set_title(f"Lyapunov spectrum: λ_max = {lam[0]:.4g} ± {err[0]:.2g}")
+    ax_spec.legend(loc="best", fontsize="small", framealpha=0.85)
+
+    # Convergence: running mean over the blocks.
+    n_blocks = blocks.shape[0]
+    t_end = np.arange(1, n_blocks + 1) * (float(result.t_obs) / n_blocks)
+    running = np.cumsum(blocks, axis=0) / np.arange(1, n_blocks + 1)[:, None]
+    for i in range(min(n_top, k)):
+        c = f"C{i}"
+        ax_conv.plot(t_end, running[:, i], color=c, marker=".", ms=4, lw=1.2, label=f"λ_{i + 1}")
+        ax_conv.axhspan(lam[i] - err[i], lam[i] + err[i], color=c, alpha=0.15, lw=0)
+        ax_conv.axhline(lam[i], color=c, lw=0.6, ls=":")
+    ax_conv.plot([], [], color="0.5", lw=6, alpha=0.3, label="final value ± standard error")
+    ax_conv.set_xlabel("observation time [time units τ_h]" if is_flow else "observation time [steps]")
+    ax_conv.set_ylabel(f"running estimate [{units}]")
+    ax_conv.set_xlim(0.0, t_end[-1] * 1.02)
+    ax_conv.set_title(f"convergence ({n_blocks} blocks), status: {result.status}")
+    ax_conv.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", framealpha=0.85)
+
+    if title is not None:
+        fig.suptitle(title)
     return fig

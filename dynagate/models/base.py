@@ -53,7 +53,7 @@ class System(eqx.Module):
         return jnp.zeros(self.n_state)
 
     def split_state(self, state) -> dict[str, jax.Array]:
-        """Named blocks of a flat state (a single block ``"x"`` unless the model has more)."""
+        """Named blocks of a flat state, or of a batch/trajectory of states along the last axis."""
         return {"x": state}
 
 

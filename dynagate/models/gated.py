@@ -104,11 +104,11 @@ class GatedNet(System):
 
     def split_state(self, state):
         n = self.n
-        out = {"h": state[:n]}
+        out = {"h": state[..., :n]}
         i = n
         for name, present in (("z", self.z_state), ("r", self.r_state)):
             if present:
-                out[name] = state[i : i + n]
+                out[name] = state[..., i : i + n]
                 i += n
         return out
 

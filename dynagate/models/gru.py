@@ -137,6 +137,11 @@ class GRUNet(System):
             raise InputError(f"GRUNet: reset must be 'after' or 'before', got {self.reset!r}")
 
     @property
+    def n(self) -> int:
+        """Number of units N."""
+        return self.W_hh.shape[1]
+
+    @property
     def n_state(self) -> int:
         return self.W_hh.shape[1]
 

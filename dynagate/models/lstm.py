@@ -144,7 +144,7 @@ class LSTMNet(System):
         return self.W_ih.shape[1]
 
     def split_state(self, state):
-        return {"h": state[: self.n], "c": state[self.n :]}
+        return {"h": state[..., : self.n], "c": state[..., self.n :]}
 
     def _parts(self, state, x):
         n = self.n

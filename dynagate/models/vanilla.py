@@ -63,6 +63,11 @@ class VanillaNet(System):
         return self.ensemble.delta is None
 
     @property
+    def n(self) -> int:
+        """Number of units N."""
+        return self.J.shape[0]
+
+    @property
     def n_state(self) -> int:
         return self.J.shape[0]
 
