@@ -177,6 +177,18 @@ def test_missing_torch_raises_with_install_hint(monkeypatch):
 
 
 def test_dynagate_imports_without_torch():
-    code = "import sys; sys.modules['torch'] = None; import dynagate; print(dynagate.from_torch.__name__)"
+    # A meta-path finder that refuses torch acts like an uninstalled package (sys.modules["torch"] = None
+    # would also break libraries that look torch up in sys.modules, e.g. equinox's pretty-printer).
+    code = (
+        "import sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch is not installed')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "import dynagate, jax\n"
+        "net = dynagate.sample(dynagate.GRU(), 3, key=jax.random.PRNGKey(0))\n"
+        "print(dynagate.from_torch.__name__, net.n)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "from_torch"
+    assert out.stdout.strip() == "from_torch 3"
