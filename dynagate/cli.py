@@ -25,7 +25,7 @@ _SET_HELP = (
 )
 
 #: ``dynagate lyapunov`` computes the full spectrum up to this state dimension, else ``DEFAULT_K``.
-FULL_SPECTRUM_MAX = 300
+FULL_SPECTRUM_MAX = 64
 DEFAULT_K = 10
 
 
@@ -149,7 +149,8 @@ def _spectrum(args) -> int:
     from .errors import InputError
     from .io import provenance, save_dataset
     from .models import MODELS, sample
-    from .plotting import plot_spectrum, spectrum_units
+    from .models.base import rate_units
+    from .plotting import plot_spectrum
 
     if not 0 <= args.seed < 2**63:
         raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
@@ -170,7 +171,7 @@ def _spectrum(args) -> int:
             record["relax_dt"] = spectra.RELAX_DT
     spec = spectra.spectrum(net, state)
 
-    units = spectrum_units(spec.is_flow)
+    units = rate_units(spec.is_flow)
     eigs = spec.eigenvalues[np.argsort(-spec.eigenvalues.real, kind="stable")]
     lam = spec.rightmost
     result = {

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError, NonFiniteError, check_param, check_vector
-from .models.base import System
+from .models.base import System, rate_units
 from .simulate import RK4, Euler, step_function
 
 #: A re-orthonormalisation whose max|R_jj| / min|R_jj| exceeds this is reported as ill-conditioned.
@@ -53,7 +53,7 @@ class LyapunovResult:
         exponents: the k exponents, largest first.
         stderr: standard error of each (batch means over ``n_blocks`` blocks).
         blocks: the per-block estimates, shape (n_blocks, k).
-        units: "per unit time (tau_h = 1)" or "per step".
+        units: "per unit time (τ_h = 1)" or "per step".
         t_obs: the observation time actually used (time units or steps); ``dt`` for flows.
         n_state: the dimension of the state space.
         status: "ok", "too_short" (some stderr above ``accuracy``) or "ill_conditioned".
@@ -131,7 +131,7 @@ def kaplan_yorke(exponents, n_state: int | None = None) -> float | None:
 
 
 def units_of(system: System) -> str:
-    return "per unit time (tau_h = 1)" if system.is_flow else "per step"
+    return rate_units(system.is_flow)
 
 
 # ----------------------------------------------------------------------------------------- tangents

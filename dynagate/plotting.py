@@ -8,19 +8,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .models.base import rate_units
 from .spectra import Spectrum
-
-FLOW_UNITS = "per unit time (τ_h = 1)"
-MAP_UNITS = "per step"
-
-
-def spectrum_units(is_flow: bool) -> str:
-    """Units of a Jacobian eigenvalue: a rate for flows, a multiplier per step for maps."""
-    return FLOW_UNITS if is_flow else MAP_UNITS
 
 
 def plot_spectrum(spec: Spectrum, ax: Axes | None = None, title: str | None = None) -> Figure:
-    """Jacobian eigenvalues in the complex plane, with the stability boundary and the rightmost one.
+    """Jacobian eigenvalues in the complex plane, with the stability boundary and the eigenvalue deciding
+    stability (rightmost for flows, largest modulus for maps).
 
     The boundary is the line Re λ = 0 for flows and the unit circle for maps. Axes have equal aspect.
 
@@ -43,7 +37,12 @@ def plot_spectrum(spec: Spectrum, ax: Axes | None = None, title: str | None = No
     else:
         t = np.linspace(0.0, 2.0 * np.pi, 400)
         ax.plot(np.cos(t), np.sin(t), color="k", lw=0.8, ls="--", label="stability boundary |λ| = 1")
-    lam = spec.rightmost
+    # the eigenvalue that decides stability: rightmost for flows, largest modulus for maps
+    lam, what = (
+        (spec.rightmost, "rightmost")
+        if spec.is_flow
+        else (complex(eigs[np.argmax(np.abs(eigs))]), "largest |λ|:")
+    )
     sign = "+" if lam.imag >= 0 else "-"
     ax.scatter(
         [lam.real],
@@ -52,10 +51,10 @@ def plot_spectrum(spec: Spectrum, ax: Axes | None = None, title: str | None = No
         facecolors="none",
         edgecolors="C3",
         lw=1.5,
-        label=f"rightmost λ = {lam.real:.3g} {sign} {abs(lam.imag):.3g}i",
+        label=f"{what} λ = {lam.real:.3g} {sign} {abs(lam.imag):.3g}i",
         zorder=3,
     )
-    units = spectrum_units(spec.is_flow)
+    units = rate_units(spec.is_flow)
     ax.set_xlabel(f"Re λ [{units}]")
     ax.set_ylabel(f"Im λ [{units}]")
     ax.axhline(0.0, color="0.8", lw=0.5, zorder=0)

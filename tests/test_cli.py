@@ -214,3 +214,98 @@ def test_module_entry_point_reports_error_without_traceback(tmp_path):
 def test_parse_sets_rejects_bad_gate_init():
     with pytest.raises(InputError, match="expected ugi"):
         parse_sets(MODELS["gru"], ["update_init=ugi2"])
+
+
+# ----------------------------------------------------------------------------------------- lyapunov
+
+# At a stable fixed point the Lyapunov exponents are the real parts of the Jacobian's eigenvalues. For a
+# real, simple leading eigenvalue the QR estimate of lambda_1 carries only the frame-alignment error
+# ~exp(-gap * t_frame) (gap ~0.1, t_frame = 200: negligible) and the RK4 bias ~dt^4 |mu|^5 / 120 ~ 1e-7
+# (dt = 0.05, |mu| <= 1.5); float32 tangents are good to ~1e-3 at best (lyapunov.py).
+LYAP_TOL = 1e-5 if jax.config.jax_enable_x64 else 2e-3
+
+
+def test_lyapunov_vanilla_stable_fixed_point(tmp_path, capsys):
+    """g = 0.5 < 1: the origin attracts and the Jacobian there is -I + J (tanh'(0) = 1, b = 0)."""
+    n = 20
+    argv = ["lyapunov", "vanilla", "--set", "g=0.5", "--n", str(n), "--t-obs", "200", "--out", str(tmp_path)]
+    res = run_json(capsys, [*argv, "--json"])
+    keys = {"exponents", "stderr", "lambda_max", "kaplan_yorke", "ks_entropy", "units", "status", "message"}
+    assert keys | {"n", "k", "model", "parameters", "files"} <= set(res)
+    assert (res["model"], res["n"], res["k"]) == ("vanilla", n, n)  # default: the full spectrum
+    assert res["parameters"]["g"] == 0.5
+    assert res["units"].startswith("per unit time")
+
+    kn, _ = jax.random.split(jax.random.PRNGKey(0))
+    J = np.asarray(dynagate.sample(dynagate.VanillaRNN(g=0.5), n, key=kn).J)
+    mu = np.linalg.eigvals(-np.eye(n) + J)
+    ref = np.sort(mu.real)[::-1]
+    lam = np.asarray(res["exponents"])
+    assert np.all(lam < 0)
+    # Seed 0 (float64) has a real leading eigenvalue; if it were a complex pair (as the float32 draw
+    # has), each member would carry the O(log cond / T) oscillation described below, < 1e-2 here.
+    lead_is_real = abs(mu[np.argmax(mu.real)].imag) < 1e-12
+    assert res["lambda_max"] == lam[0] == pytest.approx(ref[0], abs=LYAP_TOL if lead_is_real else 1e-2)
+    assert -0.75 < res["lambda_max"] < -0.25  # -1 + max Re eig(J), |eig(J)| <~ 0.5
+    # Complex-conjugate pairs rotate inside their 2-D invariant subspace, so their two QR exponents
+    # oscillate (O(log cond / T) each) but their sum does not: partial sums that do not split a pair are
+    # exact growth rates of volumes, up to the RK4 bias (~1e-7 per exponent).
+    whole = [j for j in range(1, n + 1) if j == n or not np.isclose(ref[j - 1], ref[j], rtol=0, atol=1e-12)]
+    np.testing.assert_allclose(np.cumsum(lam)[np.array(whole) - 1], np.cumsum(ref)[np.array(whole) - 1],
+                               atol=n * LYAP_TOL)  # fmt: skip
+    assert res["kaplan_yorke"] == 0.0 and res["ks_entropy"] == 0.0
+    # The pairs' oscillation makes the batch-means error exceed the 0.01 target at t_obs = 200: the
+    # result is still written and printed, with its status.
+    assert res["status"] in ("ok", "too_short")
+    assert (res["message"] == "") == (res["status"] == "ok")
+
+    files = [Path(f) for f in res["files"]]
+    assert {f.name for f in files} == {"lyapunov.png", "lyapunov.nc"}
+    assert all(f.is_file() and f.stat().st_size > 0 for f in files)
+    ds = load_dataset(tmp_path / "lyapunov.nc")
+    np.testing.assert_array_equal(ds["exponent"].values, lam)
+    np.testing.assert_array_equal(ds["stderr"].values, res["stderr"])
+    assert ds["block_estimate"].dims == ("block", "index") and ds.sizes["index"] == n
+    mean_rtol = 1e-12 if jax.config.jax_enable_x64 else 1e-6  # the mean of 20 numbers, re-rounded
+    np.testing.assert_allclose(ds["block_estimate"].values.mean(0), lam, rtol=mean_rtol)
+    attrs = ds.attrs
+    assert (attrs["model"], attrs["n"], attrs["seed"], attrs["k"]) == ("vanilla", n, 0, n)
+    assert (attrs["units"], attrs["status"], attrs["t_obs"]) == (res["units"], res["status"], 200.0)
+    assert attrs["kaplan_yorke"] == 0.0 and attrs["ks_entropy"] == 0.0
+    assert json.loads(attrs["parameters"]) == res["parameters"]
+
+    # The human summary of the same run shows a warning line when the status is not "ok".
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "lambda_max" in out and "lyapunov.nc" in out
+    if res["status"] != "ok":
+        assert f"WARNING: {res['status']}: {res['message']}" in out
+
+
+def test_lyapunov_gru_leading_k(tmp_path, capsys):
+    res = run_json(capsys, ["lyapunov", "gru", "--n", "10", "--k", "3", "--json", "--out", str(tmp_path)])
+    assert res["k"] == 3 and len(res["exponents"]) == len(res["stderr"]) == 3
+    assert res["exponents"] == sorted(res["exponents"], reverse=True)
+    assert res["units"] == "per step"
+    assert load_dataset(tmp_path / "lyapunov.nc")["block_estimate"].shape[1] == 3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--k", "0"], "k must be an integer in [1, 10]"),
+        (["--k", "1000"], "k must be an integer in [1, 10]"),
+        (["--t-obs", "-1"], "t_obs=-1.0 must be > 0"),
+        (["--dt", "0.1"], "dt is only for flows"),
+    ],
+)
+def test_lyapunov_user_errors_are_one_line(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["lyapunov", "gru", "--n", "10", *argv, "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dynagate: error: "), captured.err
+    assert message in lines[0]
+    assert captured.out == ""
+    assert not out.exists()

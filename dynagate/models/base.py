@@ -25,6 +25,11 @@ import jax.numpy as jnp
 from ..errors import InputError, check_param, check_size
 
 
+def rate_units(is_flow: bool) -> str:
+    """Units of rates (eigenvalues, Lyapunov exponents): per unit time (flows, τ_h = 1) or per step."""
+    return "per unit time (τ_h = 1)" if is_flow else "per step"
+
+
 class System(eqx.Module):
     """Abstract base of every dynagate system (networks and user maps/flows)."""
 
