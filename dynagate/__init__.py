@@ -10,7 +10,7 @@ if "JAX_ENABLE_X64" not in _os.environ:
 
 from .errors import InputError
 from .jacobian import jacobian, jacobian_autodiff
-from .lyapunov import lyapunov_max_direct, lyapunov_spectrum
+from .lyapunov import lyapunov_ensemble, lyapunov_max_direct, lyapunov_spectrum
 from .models import (
     GRU,
     LSTM,
@@ -44,6 +44,7 @@ __all__ = [
     "from_torch",
     "jacobian",
     "jacobian_autodiff",
+    "lyapunov_ensemble",
     "lyapunov_max_direct",
     "lyapunov_spectrum",
     "relaxed_state",

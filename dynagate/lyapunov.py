@@ -21,7 +21,8 @@ use a shorter ``t_ortho``).
 Sum rules (checked by the result): for a full spectrum (k = n) sum(lambda) equals the mean of
 log|det M| of the step's tangent M along the orbit (an identity of the QR method, so it holds to
 round-off); for flows, this tends to the mean trace of the Jacobian as dt -> 0, with an O(dt^4) gap for
-RK4 (per step, log det of the RK4 tangent differs from dt tr J by ~ sum (dt mu)^5 / 120).
+RK4 (per step, log det of the RK4 tangent minus dt tr J is ~ -sum (dt mu)^5 / 120, mu the Jacobian's
+eigenvalues).
 
 Units: per unit time (flows, tau_h = 1) or per step (maps), natural logarithms.
 """
@@ -60,7 +61,8 @@ class LyapunovResult:
         message: why the status is not "ok" ("" otherwise).
         max_cond: the largest max|R_jj|/min|R_jj| seen at a re-orthonormalisation.
         logdet_mean: mean log|det M| per unit time/step along the orbit (full spectra only), the exact
-            sum-rule reference; ``trace_mean``: mean tr J along the orbit (flows).
+            sum-rule reference; ``trace_mean``: mean tr J along the orbit (flows, when the dense tangent
+            is used, i.e. 4k >= n; ``None`` otherwise).
     """
 
     exponents: np.ndarray
@@ -131,7 +133,10 @@ def kaplan_yorke(exponents, n_state: int | None = None) -> float | None:
 
 
 def units_of(system: System) -> str:
-    return rate_units(system.is_flow)
+    """Rate units of ``system``; a user ``Flow`` has its own time unit (no tau_h)."""
+    from .models.base import Flow
+
+    return "per unit time" if isinstance(system, Flow) else rate_units(system.is_flow)
 
 
 # ----------------------------------------------------------------------------------------- tangents
