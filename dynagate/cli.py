@@ -137,7 +137,6 @@ def _info(args) -> int:
 
 
 def _spectrum(args) -> int:
-    import jax
     import matplotlib
     import numpy as np
 
@@ -148,18 +147,12 @@ def _spectrum(args) -> int:
     from . import spectra
     from .errors import InputError
     from .io import provenance, save_dataset
-    from .models import MODELS, sample
     from .models.base import rate_units
     from .plotting import plot_spectrum
 
-    if not 0 <= args.seed < 2**63:
-        raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
     if args.steps is not None and args.state != "relaxed":
         raise InputError("--steps sets the transient of --state relaxed; it does nothing with --state zero")
-    cls = MODELS[args.model]
-    ens = cls().replace(**parse_sets(cls, args.sets))
-    kn, ks = jax.random.split(jax.random.PRNGKey(args.seed))
-    net = sample(ens, args.n, key=kn)
+    ens, net, ks = _network(args)
     record = {}
     if args.state == "zero":
         state = net.zero_state()
@@ -236,7 +229,6 @@ def _spectrum(args) -> int:
 
 
 def _lyapunov(args) -> int:
-    import jax
     import matplotlib
     import numpy as np
 
@@ -244,18 +236,11 @@ def _lyapunov(args) -> int:
     import xarray as xr
     from matplotlib.figure import Figure
 
-    from .errors import InputError
     from .io import provenance, save_dataset
     from .lyapunov import lyapunov_spectrum
-    from .models import MODELS, sample
     from .plotting import plot_lyapunov
 
-    if not 0 <= args.seed < 2**63:
-        raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
-    cls = MODELS[args.model]
-    ens = cls().replace(**parse_sets(cls, args.sets))
-    kn, ks = jax.random.split(jax.random.PRNGKey(args.seed))
-    net = sample(ens, args.n, key=kn)
+    ens, net, ks = _network(args)
     n_state = net.n_state
     k = args.k
     if k is None:
@@ -375,6 +360,21 @@ class _busy:
             self._thread.join()
             self._bar.close()
         return False
+
+
+def _network(args):
+    """The ensemble from MODEL and --set, one network from --seed and --n, and the key for the rest."""
+    import jax
+
+    from .errors import InputError
+    from .models import MODELS, sample
+
+    if not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
+    cls = MODELS[args.model]
+    ens = cls().replace(**parse_sets(cls, args.sets))
+    kn, ks = jax.random.split(jax.random.PRNGKey(args.seed))
+    return ens, sample(ens, args.n, key=kn), ks
 
 
 # ------------------------------------------------------------------------------------ --set parsing

@@ -237,9 +237,7 @@ def lyapunov_spectrum(
     """
     p = _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks, x, xs, solver)
     n = p["n"]
-    k = n if k is None else k
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise InputError(f"k must be an integer in [1, {n}] (the state dimension), got {k!r}")
+    k = _check_k(k, n)
     if sum_rule is None:
         sum_rule = k == n and n <= 256
     if accuracy is None:
@@ -314,17 +312,30 @@ def _bad(s, t, first_bad):
     return jnp.where((first_bad < 0) & ~jnp.all(jnp.isfinite(s)), t, first_bad)
 
 
-@partial(jax.jit, static_argnames=("n_burn", "n_frame", "n_blocks", "per_block", "ortho", "sum_rule"))
-def _qr_run(system, s0, Q0, x, xs, dt, solver, *, n_burn, n_frame, n_blocks, per_block, ortho, sum_rule):
-    advance = step_function(system, solver, dt)
-    tstep = tangent_step(system, solver, dt, dense=4 * Q0.shape[1] >= Q0.shape[0])
+def _burn(advance, s0, x, xs, n_burn):
+    """State burn-in: (state, step counter, first non-finite step or -1)."""
 
     def burn(c, _):
         s, t, bad = c
         s = advance(s, _input_at(x, xs, t))
         return (s, t + 1, _bad(s, t + 1, bad)), None
 
-    s, t, bad = jax.lax.scan(burn, (s0, jnp.asarray(0), jnp.asarray(-1)), length=n_burn)[0]
+    return jax.lax.scan(burn, (s0, jnp.asarray(0), jnp.asarray(-1)), length=n_burn)[0]
+
+
+def _check_k(k, n: int) -> int:
+    k = n if k is None else k
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise InputError(f"k must be an integer in [1, {n}] (the state dimension), got {k!r}")
+    return int(k)
+
+
+@partial(jax.jit, static_argnames=("n_burn", "n_frame", "n_blocks", "per_block", "ortho", "sum_rule"))
+def _qr_run(system, s0, Q0, x, xs, dt, solver, *, n_burn, n_frame, n_blocks, per_block, ortho, sum_rule):
+    advance = step_function(system, solver, dt)
+    tstep = tangent_step(system, solver, dt, dense=4 * Q0.shape[1] >= Q0.shape[0])
+
+    s, t, bad = _burn(advance, s0, x, xs, n_burn)
 
     def interval(c, _):
         s, Q, t, bad = c
@@ -449,9 +460,7 @@ def lyapunov_ensemble(ensemble, n: int, *, key, n_networks: int, k: int | None =
     if kwargs:
         raise InputError(f"unknown argument {sorted(kwargs)[0]!r} for lyapunov_ensemble")
     nn = p["n"]
-    k = nn if k is None else k
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= nn:
-        raise InputError(f"k must be an integer in [1, {nn}] (the state dimension), got {k!r}")
+    k = _check_k(k, nn)
     sum_rule = (k == nn and nn <= 256) if sum_rule is None else sum_rule
     accuracy = (0.01 if template.is_flow else 0.005) if accuracy is None else accuracy
     _warn_precision()
@@ -527,12 +536,7 @@ def lyapunov_max_direct(
 def _direct_run(system, s0, v, eps, x, xs, dt, solver, *, n_burn, n_frame, n_blocks, per_block, ortho):
     advance = step_function(system, solver, dt)
 
-    def burn(c, _):
-        s, t, bad = c
-        s = advance(s, _input_at(x, xs, t))
-        return (s, t + 1, _bad(s, t + 1, bad)), None
-
-    s, t, bad = jax.lax.scan(burn, (s0, jnp.asarray(0), jnp.asarray(-1)), length=n_burn)[0]
+    s, t, bad = _burn(advance, s0, x, xs, n_burn)
 
     def interval(c, _):
         s, u, t, bad = c
