@@ -1,0 +1,162 @@
+"""Random-matrix theory of Jacobian spectra against closed forms and sampled eigenvalues."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dynagate as dg
+from dynagate import rmt
+
+
+def sigma0(beta):
+    return 1.0 / (1.0 + math.exp(beta))
+
+
+def newton(net, s, iters=30):
+    """Newton with backtracking on |F|: a fixed point to round-off (reference, dense solves)."""
+    f = net.rhs(s)
+    nf = jnp.linalg.norm(f)
+    for _ in range(iters):
+        step = jnp.linalg.solve(dg.jacobian(net, s), f)
+        t = 1.0
+        while t > 1e-9:
+            s_new = s - t * step
+            f_new = net.rhs(s_new)
+            if jnp.linalg.norm(f_new) < nf:
+                break
+            t /= 2
+        else:
+            break
+        s, f, nf = s_new, f_new, jnp.linalg.norm(f_new)
+        if nf < 1e-13:
+            break
+    return s
+
+
+def inside_fraction(sp, eigs, band):
+    """Fraction of eigenvalues within ``band`` of the predicted support (|Im| <= y(Re) + band)."""
+    x, y = np.asarray(sp.x), np.asarray(sp.y)
+    yy = np.interp(eigs.real, x, y, left=0.0, right=0.0)
+    ok = (eigs.real >= float(sp.leftmost) - band) & (eigs.real <= float(sp.rightmost) + band)
+    return np.mean(ok & (np.abs(eigs.imag) <= yy + band))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"g_h": 3.0, "beta_z": 0.5, "beta_r": 1.0, "alpha_z": 2.0, "alpha_r": 3.0},
+        {"g_h": 1.5, "beta_z": -1.0, "beta_r": -0.5, "alpha_z": 10.0, "alpha_r": 0.0, "tau_z": 4.0},
+        {"g_h": 5.0, "beta_z": 0.0, "beta_r": 2.0, "alpha_z": 0.0, "alpha_r": 5.0, "tau_r": 0.0},
+        {"g_h": 0.5, "beta_z": 2.0, "beta_r": 0.0, "tau_z": 0.0, "tau_r": 0.0},
+    ],
+)
+def test_zero_state_support_is_the_disk(params):
+    # THEORY.md 4: the disk centred at -sigma_z0 with radius g_h sigma_r0 sigma_z0, whatever the gates.
+    ens = dg.GatedRNN(**params)
+    sp = rmt.support(rmt.structure(ens, rmt.zero_state_stats(ens)))
+    c = -sigma0(params["beta_z"])
+    R = params["g_h"] * sigma0(params["beta_r"]) * sigma0(params["beta_z"])
+    assert float(sp.rightmost) == pytest.approx(c + R, abs=1e-9)
+    assert float(sp.leftmost) == pytest.approx(c - R, abs=1e-9)
+    disk = np.sqrt(np.clip(R**2 - (np.asarray(sp.x) - c) ** 2, 0, None))
+    assert np.max(np.abs(np.asarray(sp.y) - disk)) < 1e-8 * (1 + R) + 2e-3 * R  # bisection; grid ends
+
+
+def test_zero_state_loses_stability_at_one_plus_exp_beta_r():
+    for beta_r in (-0.5, 0.0, 1.0):
+        g_c = 1.0 + math.exp(beta_r)
+        ensembles = [
+            dg.GatedRNN(g_h=f * g_c, beta_r=beta_r, alpha_z=3.0, beta_z=0.7) for f in (0.99, 1, 1.01)
+        ]
+        right = [float(rmt.support(rmt.structure(e, rmt.zero_state_stats(e))).rightmost) for e in ensembles]
+        assert right[0] < 0 < right[2] and abs(right[1]) < 1e-9
+
+
+def test_support_vmaps_over_hyperparameters():
+    gs = jnp.linspace(0.5, 4.0, 8)
+
+    def rightmost(g):
+        e = dg.GatedRNN(g_h=g, beta_z=0.3, beta_r=0.4)
+        return rmt.support(rmt.structure(e, rmt.zero_state_stats(e)), n_x=64).rightmost
+
+    got = jax.jit(jax.vmap(rightmost))(gs)
+    assert jnp.allclose(got, -sigma0(0.3) + gs * sigma0(0.4) * sigma0(0.3), atol=1e-9)
+
+
+def test_gru_zero_state_disk():
+    # zero biases, h = 0: J = I/2 + W_n/4, a disk of radius g_n / 4 about 1/2
+    e = dg.GRU(g_n=3.0)
+    sp = rmt.support(rmt.structure(e, rmt.zero_state_stats(e)))
+    assert float(sp.rightmost) == pytest.approx(1.25, abs=1e-9)
+    assert float(sp.radius) == pytest.approx(1.25, abs=2e-3)  # grid resolution of the curve
+
+
+def test_vanilla_density_against_haagerup_larsen_and_eigenvalues():
+    # At an input-driven fixed point the Jacobian is -I + J D[phi'] (d = 1, A = -1). The eigenvalues of
+    # J D[phi'] have the radial CDF of Haagerup & Larsen (closed form, independent of the hermitization):
+    # r^2(s) = g^2 <t/(1+st)>, F(s) = <1/(1+st)>, t = phi'^2.
+    n, g = 1000, 1.5
+    net = dg.sample(dg.VanillaRNN(g=g, s_b=1.5), n, key=jax.random.PRNGKey(0))
+    s = newton(net, dg.relaxed_state(net, key=jax.random.PRNGKey(1)))
+    st = rmt.structure(net, rmt.empirical_stats(net, s))
+    t = np.asarray(1.0 - np.tanh(np.asarray(s)) ** 2) ** 2
+    eigs = np.linalg.eigvals(np.asarray(dg.jacobian(net, s)))
+    for sv in (0.1, 1.0, 5.0, 20.0):
+        r = math.sqrt(g**2 * np.mean(t / (1 + sv * t)))
+        hl = np.mean(1 / (1 + sv * t))
+        assert float(rmt.mass_in_disk(st, -1.0, r)) == pytest.approx(hl, abs=1e-3)  # quadrature of a contour
+        # sampled: KS-type gap at one radius; eigenvalues are more rigid than iid draws (sd < 0.016)
+        assert abs(np.mean(np.abs(eigs + 1) < r) - hl) < 0.03
+
+
+def _gated_fixed_point(n=1000, **params):
+    base = dg.GatedRNN(g_h=2.0, s_b=1.0, tau_z=0.0, tau_r=0.0, **params)
+    net0 = dg.sample(base, n, key=jax.random.PRNGKey(0))
+    # fixed points do not depend on the z-gate: find h* with alpha_z = 0 (fast, well conditioned)
+    flat = eqx.tree_at(lambda m: m.ensemble, net0, base.replace(alpha_z=0.0))
+    s = newton(flat, dg.relaxed_state(flat, key=jax.random.PRNGKey(1)))
+    return net0, base, s
+
+
+@pytest.mark.parametrize("alpha_z", [0.0, 1.0, 3.0, 10.0])
+def test_gated_fixed_point_slow_modes_rightmost_and_support(alpha_z):
+    net, _, s = _gated_fixed_point(alpha_z=alpha_z)
+    assert float(jnp.max(jnp.abs(net.rhs(s)))) < 1e-10
+    st = rmt.structure(net, rmt.empirical_stats(net, s))
+    sp = rmt.support(st)
+    eigs = np.linalg.eigvals(np.asarray(dg.jacobian(net, s)))
+    extent = float(sp.rightmost - sp.leftmost)
+    assert abs(float(sp.rightmost) - eigs.real.max()) < 0.03 * extent
+    assert inside_fraction(sp, eigs, extent / math.sqrt(net.n)) > 0.99
+    for eps in (0.05, 0.1):
+        assert abs(float(rmt.slow_fraction(st, eps)) - np.mean(np.abs(eigs) < eps)) < 0.03
+
+
+def test_z_gate_cannot_change_fixed_point_stability():
+    # THEORY.md 3: at a fixed point a = 0, so the z-gate only rescales rows by sigma_z > 0 and the sign of
+    # the rightmost real part cannot change with alpha_z, beta_z. Checked at a stable input-driven fixed
+    # point (g_h = 2, s_b = 1) and at the unstable zero fixed point (g_h = 4 > 2, no input).
+    stable_net, base, stable_s = _gated_fixed_point(n=300)
+    zero_net = dg.sample(base.replace(g_h=4.0, s_b=0.0), 300, key=jax.random.PRNGKey(0))
+    for net0, s, want in ((stable_net, stable_s, False), (zero_net, jnp.zeros(300), True)):
+        for az in (0.0, 2.0, 10.0):
+            for bz in (-2.0, 0.0, 2.0):
+                net = eqx.tree_at(lambda m: m.ensemble, net0, net0.ensemble.replace(alpha_z=az, beta_z=bz))
+                assert float(jnp.max(jnp.abs(net.rhs(s)))) < 1e-9  # still a fixed point
+                unstable = np.linalg.eigvals(np.asarray(dg.jacobian(net, s))).real.max() > 0
+                assert unstable == want
+
+
+def test_chaotic_gated_rightmost_from_empirical_statistics():
+    # In a chaotic state the z-column term (a != 0) is included; statistics measured on the network.
+    for params in ({"alpha_z": 2.0, "alpha_r": 2.0}, {"alpha_z": 0.0, "alpha_r": 5.0}):
+        net = dg.sample(dg.GatedRNN(g_h=3.0, **params), 800, key=jax.random.PRNGKey(0))
+        s = dg.relaxed_state(net, key=jax.random.PRNGKey(1))
+        sp = rmt.support(rmt.structure(net, rmt.empirical_stats(net, s)))
+        eigs = np.linalg.eigvals(np.asarray(dg.jacobian(net, s)))
+        extent = float(sp.rightmost - sp.leftmost)
+        assert abs(float(sp.rightmost) - eigs.real.max()) < 0.03 * extent
