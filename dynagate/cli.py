@@ -62,10 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Sample one network of size N and plot/save the eigenvalues of its Jacobian at the "
         "zero state or at the state reached after a transient from a random state.",
     )
-    p.add_argument("model", metavar="MODEL", choices=MODEL_NAMES, help=f"one of {', '.join(MODEL_NAMES)}")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
-    p.add_argument("--n", type=int, default=200, help="network size N (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed for the network and state (default 0)")
+    _network_args(p, n=200)
     p.add_argument(
         "--state",
         choices=("zero", "relaxed"),
@@ -78,8 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="transient length for --state relaxed (map steps or RK4 steps)",
     )
-    p.add_argument("--out", default="out/spectrum", help="output folder (default out/spectrum)")
-    p.add_argument("--json", action="store_true", help="print one JSON object with the main numbers")
+    _output_args(p, "out/spectrum")
     p.set_defaults(run=_spectrum)
 
     p = sub.add_parser(
@@ -90,9 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         "entropy. Times are in units of tau_h for flows and in steps for maps; unset times take the "
         "library defaults (flows: burn 200, frame 200, obs 1000, ortho 1; maps: 500, 500, 5000, 5).",
     )
-    p.add_argument("model", metavar="MODEL", choices=MODEL_NAMES, help=f"one of {', '.join(MODEL_NAMES)}")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
-    p.add_argument("--n", type=int, default=100, help="network size N (default 100)")
+    _network_args(p, n=100)
     p.add_argument(
         "--k",
         type=int,
@@ -100,16 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"number of exponents (default: all if the state dimension is <= {FULL_SPECTRUM_MAX}, else "
         f"{DEFAULT_K})",
     )
-    p.add_argument(
-        "--seed", type=int, default=0, help="PRNG seed for the network, state and frame (default 0)"
-    )
     p.add_argument("--t-obs", type=float, default=None, help="observation time (time units or steps)")
     p.add_argument("--t-burn", type=float, default=None, help="state burn-in before the frame is started")
     p.add_argument("--t-frame", type=float, default=None, help="frame burn-in (alignment, not counted)")
     p.add_argument("--t-ortho", type=float, default=None, help="re-orthonormalisation interval")
     p.add_argument("--dt", type=float, default=None, help="RK4 step for flows (default 0.05)")
-    p.add_argument("--out", default="out/lyapunov", help="output folder (default out/lyapunov)")
-    p.add_argument("--json", action="store_true", help="print one JSON object with the main numbers")
+    _output_args(p, "out/lyapunov")
     p.set_defaults(run=_lyapunov)
     return parser
 
@@ -360,6 +350,21 @@ class _busy:
             self._thread.join()
             self._bar.close()
         return False
+
+
+def _network_args(p, *, n: int) -> None:
+    """MODEL, --set, --n and --seed: what every network subcommand takes (read by :func:`_network`)."""
+    p.add_argument("model", metavar="MODEL", choices=MODEL_NAMES, help=f"one of {', '.join(MODEL_NAMES)}")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
+    p.add_argument("--n", type=int, default=n, help=f"network size N (default {n})")
+    p.add_argument(
+        "--seed", type=int, default=0, help="PRNG seed for the network, state and frame (default 0)"
+    )
+
+
+def _output_args(p, out: str) -> None:
+    p.add_argument("--out", default=out, help=f"output folder (default {out})")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the main numbers")
 
 
 def _network(args):

@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import InputError, NonFiniteError, check_param, check_vector
 from .models.base import System, rate_units
-from .simulate import RK4, Euler, step_function
+from .simulate import RK4, Euler, check_inputs, step_function
 
 #: A re-orthonormalisation whose max|R_jj| / min|R_jj| exceeds this is reported as ill-conditioned.
 COND_LIMIT = 1e12
@@ -286,14 +286,7 @@ def _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks,
     per_block = n_qr // n_blocks
     n_burn, n_frame = round(t_burn / step), math.ceil(round(t_frame / step) / ortho)
     total = n_burn + (n_frame + n_blocks * per_block) * ortho
-    if x is not None and xs is not None:
-        raise InputError("give a constant input x or a sequence xs, not both")
-    if x is not None:
-        x = check_vector("input x", x, system.n_input)
-    if xs is not None:
-        xs = jnp.asarray(xs)
-        if xs.ndim != 2 or xs.shape[0] < total:
-            raise InputError(f"xs must have shape (>= {total} steps, n_input), got {tuple(xs.shape)}")
+    x, xs = check_inputs(system, x, xs, total, exact=False)
     solver = RK4() if solver is None else solver
     if not isinstance(solver, (RK4, Euler)):
         raise InputError("Lyapunov spectra need a fixed-step solver with an exact tangent: RK4() or Euler()")

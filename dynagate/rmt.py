@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .models.gated import GatedNet, GatedRNN, dgate, gate
+from .models.gated import GatedNet, GatedRNN, _is_zero, dgate, gate
 from .models.gru import GRU, GRUNet
 from .models.vanilla import VanillaNet, VanillaRNN, dphi, phi
 
@@ -131,20 +131,14 @@ def structure(model, stats: Stats) -> Structure:
     if isinstance(ens, VanillaRNN):
         return _vanilla(ens, v, w)
     if isinstance(ens, GatedRNN):
-        z_state = getattr(model, "z_state", not _zero(ens.tau_z))
-        r_state = getattr(model, "r_state", not _zero(ens.tau_r))
+        z_state = getattr(model, "z_state", not _is_zero(ens.tau_z))
+        r_state = getattr(model, "r_state", not _is_zero(ens.tau_r))
         return _gated(ens, v, w, z_state, r_state)
     if isinstance(ens, GRU):
         if ens.reset != "after" or ens.refine:
             raise NotImplementedError("RMT for the GRU is implemented for reset='after' without refine gate")
         return _gru(ens, v, w)
     raise NotImplementedError(f"no RMT structure for {type(ens).__name__}")
-
-
-def _zero(tau) -> bool:
-    from .errors import is_concrete
-
-    return is_concrete(tau) and float(tau) == 0.0
 
 
 def _vanilla(e, v, w):

@@ -107,23 +107,29 @@ def simulate(
     elif isinstance(solver, Adaptive):
         raise InputError("simulate: the Adaptive solver is for flows")
     state0 = check_vector("state0", state0, system.n_state)
-    if x is not None and xs is not None:
-        raise InputError("simulate: give a constant input x or a sequence xs, not both")
-    if x is not None:
-        x = check_vector("input x", x, system.n_input)
-    if xs is not None:
-        xs = jnp.asarray(xs)
-        if xs.ndim != 2 or xs.shape[0] != steps or xs.shape[1] != (system.n_input or xs.shape[1]):
-            raise InputError(
-                f"simulate: xs must have shape (steps={steps}, n_input={system.n_input}), "
-                f"got {tuple(xs.shape)}"
-            )
+    x, xs = check_inputs(system, x, xs, steps, exact=True)
     solver = RK4() if solver is None else solver
     dt_ = 1.0 if dt is None else dt
     traj = _run(system, state0, x, xs, dt_, steps=steps, save_every=save_every, solver=solver)
     if is_concrete(traj.states):
         _check_finite(traj)
     return traj
+
+
+def check_inputs(system: System, x, xs, steps: int, *, exact: bool):
+    """Validate a constant input ``x`` or a sequence ``xs`` of ``steps`` (``exact=False``: at least)."""
+    if x is not None and xs is not None:
+        raise InputError("give a constant input x or a sequence xs, not both")
+    if x is not None:
+        x = check_vector("input x", x, system.n_input)
+    if xs is not None:
+        xs = jnp.asarray(xs)
+        n_in = system.n_input
+        ok_len = xs.shape[0] == steps if exact else xs.shape[0] >= steps
+        if xs.ndim != 2 or not ok_len or (n_in is not None and xs.shape[1] != n_in):
+            want = f"{steps}" if exact else f">= {steps}"
+            raise InputError(f"xs must have shape ({want} steps, n_input={n_in}), got {tuple(xs.shape)}")
+    return x, xs
 
 
 def step_function(system: System, solver: Euler | RK4, dt):

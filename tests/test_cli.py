@@ -147,6 +147,16 @@ def test_parse_sets():
     assert parse_sets(MODELS["gated"], ["forget_init=whatever"]) == {"forget_init": "whatever"}
 
 
+def assert_one_line_error(code, capsys, message):
+    """Exit code 2, one line "dynagate: error: ..." containing ``message`` on stderr, nothing on stdout."""
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dynagate: error: "), captured.err
+    assert message in lines[0]
+    assert captured.out == ""
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -173,12 +183,7 @@ def test_parse_sets():
 def test_user_errors_are_one_line(argv, message, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["spectrum", *argv, "--out", str(out)])
-    captured = capsys.readouterr()
-    assert code == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dynagate: error: "), captured.err
-    assert message in lines[0]
-    assert captured.out == ""
+    assert_one_line_error(code, capsys, message)
     assert not out.exists()  # nothing written before the inputs were checked
 
 
@@ -302,10 +307,5 @@ def test_lyapunov_gru_leading_k(tmp_path, capsys):
 def test_lyapunov_user_errors_are_one_line(argv, message, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["lyapunov", "gru", "--n", "10", *argv, "--out", str(out)])
-    captured = capsys.readouterr()
-    assert code == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dynagate: error: "), captured.err
-    assert message in lines[0]
-    assert captured.out == ""
+    assert_one_line_error(code, capsys, message)
     assert not out.exists()

@@ -108,7 +108,7 @@ def test_gated_dynamic_gates_add_only_the_gate_relaxation():
     rv = lyapunov_spectrum(van, key=jax.random.PRNGKey(4), k=4, dt=0.1 * sz0, t_obs=2000 * sz0,
                            t_burn=200 * sz0, t_frame=200 * sz0, t_ortho=sz0)  # fmt: skip
     err = np.sqrt(rg.stderr**2 + (sz0 * rv.stderr) ** 2)
-    assert np.all(np.abs(rg.exponents - sz0 * rv.exponents) < 4 * err + 1e-3)
+    assert np.all(np.abs(rg.exponents - sz0 * rv.exponents) < 4 * err)
 
 
 @pytest.mark.parametrize(
