@@ -301,28 +301,42 @@ def _reach(f, start, direction, scale):
     return start + direction * d
 
 
-@partial(jax.jit, static_argnames="n_x")
-def support(st: Structure, n_x: int = 512) -> Support:
-    """The support boundary: F(x + i y) = 1, for ``n_x`` abscissae (jit/vmap-able in the structure)."""
+def _edges(st: Structure):
+    """Real edges of the support beyond the outermost poles: (reaches right, right, reaches left, left,
+    span). Right of every pole F decreases with x and left of every pole it increases, so bisect
+    outward from the outermost poles, as a function of the distance t from them."""
     pmin, pmax = _poles(st)
     span = jnp.maximum(pmax - pmin, 1.0)
     eps = 1e-9 * span
 
-    def f_real(x):
-        return F(st, x + 0.0j) - 1.0
-
-    # right of every pole F decreases with x, left of every pole it increases: bisect outward from the
-    # outermost poles, as a function of the distance t from them
     def edge(p, direction):
         def g(t):
-            return f_real(p + direction * (eps + t))
+            return F(st, p + direction * (eps + t) + 0.0j) - 1.0
 
         t = _bisect(g, jnp.zeros(()), _reach(g, 0.0, 1.0, span))
         return g(0.0) >= 0, p + direction * (eps + t)
 
     right_out, right = edge(pmax, 1.0)
     left_out, left = edge(pmin, -1.0)
-    right, left = jnp.where(right_out, right, pmax), jnp.where(left_out, left, pmin)
+    return right_out, jnp.where(right_out, right, pmax), left_out, jnp.where(left_out, left, pmin), span
+
+
+@partial(jax.jit, static_argnames="n_x")
+def rightmost(st: Structure, n_x: int = 64) -> jax.Array:
+    """The support's rightmost point (real): a bisection on the real axis when the support reaches past
+    the outermost pole, else from an ``n_x``-point :func:`support` curve. Cheap; jit/vmap-able."""
+    right_out, right, *_ = _edges(st)
+    return jnp.where(right_out, right, support(st, n_x).rightmost)
+
+
+@partial(jax.jit, static_argnames="n_x")
+def support(st: Structure, n_x: int = 512) -> Support:
+    """The support boundary: F(x + i y) = 1, for ``n_x`` abscissae (jit/vmap-able in the structure)."""
+    right_out, right, left_out, left, span = _edges(st)
+
+    def f_real(x):
+        return F(st, x + 0.0j) - 1.0
+
     xs = jnp.linspace(left, right, n_x + 2)[1:-1]
 
     def height(x):
