@@ -42,8 +42,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import InputError, is_concrete
 from .models.gated import GatedNet, GatedRNN, _is_zero, dgate, gate
-from .models.gru import GRU, GRUNet
+from .models.gru import GRU, GRUNet, refine
+from .models.init import ChronoInit, UniformGateInit
+from .models.lstm import LSTM, LSTMNet
 from .models.vanilla import VanillaNet, VanillaRNN, dphi, phi
 
 
@@ -81,44 +84,122 @@ def empirical_stats(net, state, x=None) -> Stats:
     elif isinstance(net, VanillaNet):
         vals = {"h": state}
     elif isinstance(net, GRUNet):
-        _, r, z, m, cand, g, dg_dz, _, rho = net._parts(state, x)
-        if rho is not None:
-            raise NotImplementedError("RMT for the refine-gate GRU is not implemented")
+        _, r, z, m, cand, _, _, _, rho = net._parts(state, x)
         vals = {"h": state, "r": r, "z": z, "m": m, "n": cand}
+        if rho is not None:
+            vals["rho"] = rho
+    elif isinstance(net, LSTMNet):
+        n = net.n
+        h, c = state[:n], state[n:]
+        xx = jnp.zeros(net.n_input) if x is None else x
+        a = net.W_ih @ xx + net.b_ih + net.W_hh @ h + net.b_hh
+        vals = {"c": c, "i": jax.nn.sigmoid(a[:n]), "f": jax.nn.sigmoid(a[n : 2 * n])}
+        vals |= {"u": jnp.tanh(a[2 * n : 3 * n]), "o": jax.nn.sigmoid(a[3 * n :])}
+        if net.W_rf is not None:
+            vals["rho"] = jax.nn.sigmoid(net.W_rf @ h + net.U_rf @ xx + net.b_rf)
     else:
         raise NotImplementedError(f"no RMT structure for {type(net).__name__}")
-    n = state.shape[0] if not isinstance(net, GatedNet) else net.n
-    return Stats(weights=jnp.full(n, 1.0 / n), values=vals)
+    m = next(iter(vals.values())).shape[0]
+    return Stats(weights=jnp.full(m, 1.0 / m), values=vals)
 
 
-def zero_state_stats(ensemble) -> Stats:
-    """Statistics at the zero state h = z = r = 0 (gated, vanilla) or h = 0 with zero biases (GRU)."""
+def _bias_rule(dists: dict, n_nodes: int, n: int | None):
+    """Product quadrature over independent bias laws: name -> (mu, s) Gaussian or a gate initialiser.
+    Degenerate laws get one node; at most ~20000 nodes in all. Returns weights and bias values."""
+    spread = [k for k, d in dists.items() if not isinstance(d, tuple) or not _is_zero(d[1])]
+    n_nodes = max(2, min(n_nodes, int(20000 ** (1 / max(len(spread), 1)))))
+    xg, wg = np.polynomial.hermite_e.hermegauss(n_nodes)
+    xl, wl = np.polynomial.legendre.leggauss(n_nodes)
+    t, wl = (xl + 1) / 2, wl / 2  # Gauss-Legendre on [0, 1]
+    w, vals = jnp.ones(1), {}
+    for name, d in dists.items():
+        if isinstance(d, tuple):  # Gaussian N(mu, s^2)
+            nodes, wk = (d[0] + d[1] * xg, wg / wg.sum()) if name in spread else (jnp.array([d[0]]), [1.0])
+        elif isinstance(d, UniformGateInit):
+            dd = n if d.d is None else d.d
+            if dd is None:
+                raise InputError("UniformGateInit(d=None) uses the hidden size: pass n to zero_state_stats")
+            u = 1 / dd + (1 - 2 / dd) * t
+            nodes, wk = np.log(u) - np.log1p(-u), wl
+        elif isinstance(d, ChronoInit):
+            nodes, wk = np.log(1 + (d.t_max - 2) * t), wl
+        else:
+            raise InputError(f"unknown bias law {d!r}")
+        w = (w[:, None] * jnp.asarray(wk)[None, :]).ravel()
+        vals = {k: jnp.repeat(v, len(wk)) for k, v in vals.items()}
+        vals[name] = jnp.tile(jnp.asarray(nodes, float), w.shape[0] // len(wk))
+    return w, vals
+
+
+def zero_state_stats(ensemble, *, n: int | None = None, n_nodes: int = 24) -> Stats:
+    """Statistics at the zero state (h = 0, and c = 0 for the LSTM; zero input), averaged over the
+    ensemble's bias laws (Gauss-Hermite for Gaussian biases, Gauss-Legendre for UGI and chrono init).
+    ``n`` (the hidden size) is needed only for ``UniformGateInit(d=None)``."""
     if isinstance(ensemble, (GatedRNN, VanillaRNN)):
         zero = jnp.zeros(1)
         return Stats(jnp.ones(1), {"h": zero, "z": zero, "r": zero, "a": zero})
     if isinstance(ensemble, GRU):
-        r, z = jax.nn.sigmoid(ensemble.mu_r), jax.nn.sigmoid(ensemble.mu_z)
-        n = jnp.tanh(ensemble.mu_n)
-        one = jnp.ones(1)
-        return Stats(one, {"h": 0 * one, "r": r * one, "z": z * one, "m": 0 * one, "n": n * one})
+        e = ensemble
+        dists = {"r": (e.mu_r, e.s_r), "z": (e.mu_z, e.s_z) if e.update_init is None else e.update_init}
+        dists |= {"n": (e.mu_n, e.s_n)} | ({"rho": (e.mu_rf, e.s_rf)} if e.refine else {})
+        w, b = _bias_rule(dists, n_nodes, n)
+        zero = jnp.zeros_like(w)
+        vals = {"h": zero, "m": zero, "r": jax.nn.sigmoid(b["r"]), "z": jax.nn.sigmoid(b["z"])}
+        vals |= {"n": jnp.tanh(b["n"])} | ({"rho": jax.nn.sigmoid(b["rho"])} if e.refine else {})
+        return Stats(w, vals)
+    if isinstance(ensemble, LSTM):
+        e = ensemble
+        chrono = isinstance(e.forget_init, ChronoInit)
+        dists = {"f": (e.mu_f, e.s_f) if e.forget_init is None else e.forget_init}
+        dists |= {} if chrono else {"i": (e.mu_i, e.s_i)}
+        dists |= {"u": (e.mu_u, e.s_u), "o": (e.mu_o, e.s_o)} | (
+            {"rho": (e.mu_rf, e.s_rf)} if e.refine else {}
+        )
+        w, b = _bias_rule(dists, n_nodes, n)
+        if chrono:
+            b["i"] = -b["f"]
+        vals = {k: jax.nn.sigmoid(v) for k, v in b.items() if k != "u"}
+        return Stats(w, vals | {"u": jnp.tanh(b["u"]), "c": jnp.zeros_like(w)})
     raise NotImplementedError(f"no zero-state statistics for {type(ensemble).__name__}")
 
 
-def gaussian_stats(variances: dict, n_nodes: int = 40) -> Stats:
-    """Independent zero-mean Gaussian variables (e.g. the static mean-field fixed point), as a product of
-    Gauss-Hermite rules; a variance of 0 gives a single node at 0. ``a`` (the h drive) is 0."""
+def gaussian_stats(variances: dict, n_nodes: int = 40, means: dict | None = None) -> Stats:
+    """Independent Gaussian variables (e.g. the static mean-field fixed point), as a product of
+    Gauss-Hermite rules; a variance of 0 gives a node at the mean. ``a`` (the h drive) is 0."""
     x, w = np.polynomial.hermite_e.hermegauss(n_nodes)
     w = w / w.sum()
     names = list(variances)
+    means = means or {}
     grids = jnp.meshgrid(*[jnp.asarray(x) for _ in names], indexing="ij")
     wgrid = jnp.ones(())
     for i in range(len(names)):
         shape = [1] * len(names)
         shape[i] = n_nodes
         wgrid = wgrid * jnp.asarray(w).reshape(shape)
-    vals = {k: jnp.sqrt(variances[k]) * g.ravel() for k, g in zip(names, grids)}
+    vals = {k: means.get(k, 0.0) + jnp.sqrt(variances[k]) * g.ravel() for k, g in zip(names, grids)}
     vals.setdefault("a", jnp.zeros_like(vals[names[0]]))
     return Stats(weights=wgrid.ravel(), values=vals)
+
+
+def meanfield_stats(ensemble, *, n_nodes: int = 20) -> Stats:
+    """Statistics of the static mean-field fixed point (:func:`dynagate.meanfield.static`): h, r, z
+    independent Gaussians, a = 0, on the stable branch of largest variance (the z variable is dropped when
+    alpha_z = 0, where it does not enter the Jacobian)."""
+    from . import meanfield
+
+    sol = meanfield.static(ensemble)
+    ok = np.asarray(sol.valid & sol.stable)
+    if not ok.any():
+        raise InputError(f"no stable static mean-field solution for {ensemble!r}")
+    b = int(np.flatnonzero(ok)[-1])
+    var = {"h": sol.delta_h[b]}
+    if isinstance(ensemble, GatedRNN):
+        var |= {"r": sol.delta_r[b]} | ({} if _is_zero(ensemble.alpha_z) else {"z": sol.delta_z[b]})
+    st = gaussian_stats(var, n_nodes, means={"h": sol.mean_h[b]})
+    vals = dict(st.values)
+    vals.setdefault("r", jnp.zeros_like(vals["h"]))
+    vals.setdefault("z", jnp.zeros_like(vals["h"]))
+    return Stats(st.weights, vals)
 
 
 # ------------------------------------------------------------------------------------- structures
@@ -135,9 +216,9 @@ def structure(model, stats: Stats) -> Structure:
         r_state = getattr(model, "r_state", not _is_zero(ens.tau_r))
         return _gated(ens, v, w, z_state, r_state)
     if isinstance(ens, GRU):
-        if ens.reset != "after" or ens.refine:
-            raise NotImplementedError("RMT for the GRU is implemented for reset='after' without refine gate")
         return _gru(ens, v, w)
+    if isinstance(ens, LSTM):
+        return _lstm(ens, v, w)
     raise NotImplementedError(f"no RMT structure for {type(ens).__name__}")
 
 
@@ -190,16 +271,65 @@ def _gated(e, v, w, z_state, r_state):
     return Structure(w, A, B, L, R, g2, True)
 
 
+def _effective_gate(v, key):
+    """The gate value g, dg/d(gate) and dg/d(rho) · rho' (refine gate, Gu et al.) from the statistics."""
+    f = v[key]
+    if "rho" not in v:
+        return f, jnp.ones_like(f), jnp.zeros_like(f)
+    g, dg_df, dg_drho = refine(f, v["rho"])
+    return g, dg_df, dg_drho * v["rho"] * (1 - v["rho"])
+
+
 def _gru(e, v, w):
-    # h' = (1 - z) n + z h: (lambda - z) v = sum_k D[L_k] W_k v, PyTorch convention (reset after W_n h).
+    """h' = (1 - g) n + g h, g the update gate (refined or not), weights (W_n, W_r, W_z, W_rf).
+
+    Reset after (PyTorch): n = tanh(. + r (W_n h + b)), so d = 1 and (lambda - g) v = sum_k D[L_k] W_k v.
+    Reset before (Cho et al.): n = tanh(W_n (r h) + .) puts the product W_n D[h r'] W_r in the Jacobian;
+    an algebraic variable w = W_r v (B = 0) makes it linear: d = 2 over (h, w), W_n acting on r v + h r' w.
+    """
     h, r, z, m, n = v["h"], v["r"], v["z"], v["m"], v["n"]
-    dn = 1.0 - n**2
-    Ls = jnp.stack([(1 - z) * dn * r, (1 - z) * dn * m * r * (1 - r), (h - n) * z * (1 - z)])
-    one = jnp.ones_like(z)
-    return Structure(
-        w, z[:, None, None], jnp.ones(1), Ls[..., None], jnp.broadcast_to(one, Ls.shape)[..., None],
-        jnp.array([e.g_n**2, e.g_r**2, e.g_z**2]), False,
-    )  # fmt: skip
+    g, dg_dz, drho = _effective_gate(v, "z")
+    dn, dr = 1.0 - n**2, r * (1 - r)
+    zero, one = jnp.zeros_like(h), jnp.ones_like(h)
+    Ln, Lz, Lrf = (1 - g) * dn, (h - n) * dg_dz * z * (1 - z), (h - n) * drho
+    g2 = jnp.array([e.g_n**2, e.g_r**2, e.g_z**2, e.g_rf**2])
+    if e.reset == "after":
+        L = jnp.stack([Ln * r, Ln * m * dr, Lz, Lrf])[..., None]
+        return Structure(w, g[:, None, None], jnp.ones(1), L, jnp.ones_like(L), g2, False)
+    A = jnp.stack([jnp.stack([g, zero], -1), jnp.stack([zero, -one], -1)], -2)
+    L = jnp.stack(
+        [jnp.stack([Ln, zero], -1), jnp.stack([zero, one], -1)]
+        + [jnp.stack([x, zero], -1) for x in (Lz, Lrf)]
+    )
+    eh = jnp.stack([one, zero], -1)
+    R = jnp.stack([jnp.stack([r, h * dr], -1), eh, eh, eh])
+    return Structure(w, A, jnp.array([1.0, 0.0]), L, R, g2, False)
+
+
+def _lstm(e, v, w):
+    """The full (h, c) Jacobian (d = 2): c' = g c + i u, h' = o tanh(c'), g the (refined) forget gate.
+
+    With k = o (1 - tanh(c')^2) and dc'/dh = sum_k coef_k W_k, the per-unit blocks are
+    A = [[0, k g], [0, g]], and every weight acts on h (R = e_h): W_o with L = (tanh(c') o', 0) and
+    W_{i,f,u,rf} with L = coef (k, 1): coef_u = i (1 - u^2), coef_i = u i' (0 when tied),
+    coef_f = (c - u [tied]) dg/df f', coef_rf = (c - u [tied]) dg/drho rho' (i = 1 - g when tied).
+    """
+    c, f, u, o = v["c"], v["f"], v["u"], v["o"]
+    g, dg_df, drho = _effective_gate(v, "f")
+    i = 1.0 - g if e.tied_input else v["i"]
+    tc = jnp.tanh(g * c + i * u)
+    k = o * (1 - tc**2)
+    keep = c - u if e.tied_input else c
+    coef = jnp.stack([0 * i if e.tied_input else u * i * (1 - i), keep * dg_df * f * (1 - f), i * (1 - u**2)])
+    coef = jnp.concatenate([coef, (keep * drho)[None]])  # (i, f, u, rf)
+    L = jnp.stack([coef * k, coef], -1)  # (4, m, 2)
+    Lo = jnp.stack([tc * o * (1 - o), jnp.zeros_like(o)], -1)[None]
+    L = jnp.concatenate([L, Lo])  # weights (i, f, u, rf, o)
+    zero = jnp.zeros_like(g)
+    A = jnp.stack([jnp.stack([zero, k * g], -1), jnp.stack([zero, g], -1)], -2)
+    R = jnp.broadcast_to(jnp.array([1.0, 0.0]), L.shape)
+    g2 = jnp.array([e.g_i**2, e.g_f**2, e.g_u**2, e.g_rf**2, e.g_o**2])
+    return Structure(w, A, jnp.ones(2), L, R, g2, False)
 
 
 # ----------------------------------------------------------------------------------------- F(lambda)
@@ -242,8 +372,9 @@ def F(st: Structure, lam) -> jax.Array:
 class Support(eqx.Module):
     """The support {F >= 1}: for each x on a grid, |Im lambda| <= y[x] (y = 0 where the line misses it).
 
-    ``rightmost`` (real), ``leftmost`` and ``radius`` (max |lambda| over the support, about 0) are
-    computed from the curve; ``polyline()`` gives the closed boundary.
+    ``rightmost`` and ``leftmost`` (real) are the extreme points of the spectrum: the bulk's edges, or an
+    isolated pole beyond them (a node whose random part vanishes has its eigenvalue there); ``radius``
+    is max |lambda| over them and the curve; ``polyline()`` gives the closed bulk boundary.
     """
 
     x: jax.Array
@@ -254,7 +385,8 @@ class Support(eqx.Module):
 
     @property
     def radius(self) -> jax.Array:
-        return jnp.max(jnp.where(self.y > 0, jnp.hypot(self.x, self.y), jnp.abs(self.rightmost)))
+        curve = jnp.max(jnp.where(self.y > 0, jnp.hypot(self.x, self.y), 0.0))
+        return jnp.maximum(curve, jnp.maximum(jnp.abs(self.rightmost), jnp.abs(self.leftmost)))
 
     @property
     def stable(self) -> jax.Array:
@@ -353,91 +485,126 @@ def support(st: Structure, n_x: int = 512) -> Support:
     dx = xs[1] - xs[0]
     x_r = jnp.max(jnp.where(inside, xs, -jnp.inf))
     x_l = jnp.min(jnp.where(inside, xs, jnp.inf))
-    right = jnp.where(right_out, right, _bisect(f_real, x_r, x_r + dx, iters=40))
-    left = jnp.where(left_out, left, -_bisect(lambda x: f_real(-x), -x_l, -x_l + dx, iters=40))
+    # a pole the bulk does not reach is an eigenvalue itself (a unit whose random part vanishes, e.g.
+    # sigma_z -> 0 at large alpha_z): the extreme poles bound the spectrum too
+    pmin, pmax = _poles(st)
+    right = jnp.where(right_out, right, jnp.maximum(_bisect(f_real, x_r, x_r + dx, iters=40), pmax))
+    left = jnp.where(
+        left_out, left, jnp.minimum(-_bisect(lambda x: f_real(-x), -x_l, -x_l + dx, iters=40), pmin)
+    )
     return Support(xs, ys, right, left, st.is_flow)
 
 
 # --------------------------------------------------------------------------------------- density
 
 
-def _u_of(st: Structure, z):
-    """u(z) > 0 solving 1 = < s / (s u + |z - A|^2) > (0 outside the support), d = 1 structures."""
-    s, A2 = _scalar(st, z)
-
-    def g(logu):
-        return jnp.sum(st.weights * s / (s * jnp.exp(logu) + A2)) - 1.0
-
-    inside = jnp.sum(st.weights * s / jnp.maximum(A2, 1e-300)) > 1.0
-    lu = _bisect(g, jnp.asarray(-60.0), jnp.asarray(20.0), iters=80)
-    return jnp.where(inside, jnp.exp(lu), 0.0)
-
-
-def _scalar(st: Structure, z):
-    """The first variable's scalar problem (exact when the other variables do not act back on it)."""
-    s = jnp.sum(st.g2[:, None] * (st.L[..., 0] * st.R[..., 0]) ** 2, axis=0)  # (m,)
-    Ai = st.A[:, 0, 0] / st.B[0]
-    return s / st.B[0] ** 2, jnp.abs(z - Ai) ** 2
+def has_density(st: Structure, tol: float = 1e-6) -> bool:
+    """Whether the density formulas apply: every weight acts on the first variable alone, with a column
+    profile shared by all weights (R_ki = kappa_k rho_i e_0). True for the vanilla network, the GRU (reset
+    after), the LSTM and the gated RNN with alpha_r = 0; false for alpha_r != 0 and the reset-before GRU
+    (their support boundary is still exact)."""
+    R = np.asarray(st.R)
+    if R.shape[-1] > 1 and np.abs(R[..., 1:]).max() > tol * max(np.abs(R).max(), 1e-300):
+        return False
+    sv = np.linalg.svd(R[..., 0], compute_uv=False)
+    return bool(sv.size < 2 or sv[1] <= tol * max(sv[0], 1e-300))
 
 
-def check_scalar(st: Structure) -> None:
-    """Raise unless the density formulas apply: one variable per unit, or gates that do not act back on
-    h (a = 0 at a fixed point and no r-dependence of the h equation, alpha_r = 0)."""
-    from .errors import InputError, is_concrete
-
-    if st.A.shape[-1] == 1 or not is_concrete(st):
-        return
-    back = np.abs(np.asarray(st.A)[:, 0, 1:]).max() + np.abs(np.asarray(st.R)[:, :, 1:]).max()
-    if back > 1e-5:  # a numerically polished fixed point leaves |a| ~ 1e-15 to 1e-7
+def check_density(st: Structure) -> None:
+    """Raise InputError unless :func:`has_density` (skipped under tracing)."""
+    if is_concrete(st) and not has_density(st):
         raise InputError(
-            "the eigenvalue density is implemented when the gates do not act back on h "
-            "(a fixed point with alpha_r = 0); the support boundary covers every case"
+            "the eigenvalue density is implemented when every weight acts on h with one column profile "
+            "(vanilla, GRU with reset='after', LSTM, gated with alpha_r = 0); the support boundary covers "
+            "every case"
         )
 
 
-def density(st: Structure, z) -> jax.Array:
-    """Eigenvalue density rho(z) per unit area (normalised to 1; d = 1 structures):
-    (1/pi) d/d(conj z) of m(z) = < conj(z - A) / (s u(z) + |z - A|^2) >, with du from d(eq) = 0."""
-    u = _u_of(st, z)
-    Ai = st.A[:, 0, 0] / st.B[0]
+def _abs2(z):
+    return jnp.real(z) ** 2 + jnp.imag(z) ** 2
 
-    def m_and_eq(t):  # t = (x, y, u)
-        zz = t[0] + 1j * t[1]
-        s, A2 = _scalar(st, zz)
-        m = jnp.sum(st.weights * jnp.conj(zz - Ai) / (s * t[2] + A2))
-        eq = jnp.sum(st.weights * s / (s * t[2] + A2)) - 1.0
-        return jnp.stack([m.real, m.imag, eq])
 
-    D = jax.jacfwd(m_and_eq)(jnp.stack([jnp.real(z), jnp.imag(z), u]))  # rows: Re m, Im m, eq
-    du = jnp.where(u > 0, -D[2, :2] / jnp.where(u > 0, D[2, 2], 1.0), 0.0)  # (du/dx, du/dy)
-    dre = D[0, :2] + D[0, 2] * du
-    dim = D[1, :2] + D[1, 2] * du
-    # d m / d(conj z) = (dm/dx + i dm/dy) / 2; its real part is (dRe/dx - dIm/dy) / 2
-    return 0.5 * (dre[0] - dim[1]) / jnp.pi
+def _potential(st: Structure, x, y, u):
+    """Phi(lambda; u) = < sum_j log|lambda B_j - A_jj| > + (< log(1 + s u) > - u) / 2 (see log_potential),
+    with the pole of s at lambda B_0 = A_00 cancelled analytically: with m = lambda B_0 - A_00 and
+    s = s' / |m|^2, log|m| + log(1 + s u) / 2 = log(|m|^2 + s' u) / 2. Returns (Phi, s', |m|^2)."""
+    lam = x + 1j * y
+    M = lam * jnp.diag(st.B).astype(complex) - st.A  # (m, d, d) upper triangular
+    L = jnp.moveaxis(st.L.astype(complex), 0, -1)  # (m, d, K)
+    c = L[:, 0, :]  # m e_0^T M^-1 L = L_0 - M_0,1: M_1:,1:^-1 L_1:  (row 0 of a triangular inverse)
+    if st.A.shape[-1] > 1:
+        X = jax.scipy.linalg.solve_triangular(M[:, 1:, 1:], L[:, 1:, :], lower=False)
+        c = c - jnp.einsum("id,idk->ik", M[:, 0, 1:], X)
+    s = jnp.sum(st.g2[None, :] * _abs2(c) * st.R[..., 0].T ** 2, axis=1)
+    diag = jnp.diagonal(M, axis1=1, axis2=2)
+    rest = (st.B > 0).at[0].set(False)
+    logdet = jnp.sum(jnp.where(rest, jnp.log(jnp.abs(jnp.where(rest, diag, 1.0))), 0.0), axis=1)
+    m2 = _abs2(diag[:, 0])  # smooth at 0, unlike abs
+    return jnp.sum(st.weights * (logdet + 0.5 * jnp.log(m2 + s * u))) - 0.5 * u, s, m2
+
+
+def _u_of(st: Structure, x, y):
+    """u in (0, 1) solving < s / (1 + s u) > = 1 where < s > > 1 (inside the support), else 0."""
+    _, s, m2 = jax.lax.stop_gradient(_potential(st, x, y, 0.0))
+
+    def g(t):
+        return jnp.sum(st.weights * s / (m2 + s * jnp.exp(t))) - 1.0
+
+    inside = jnp.sum(st.weights * s / jnp.maximum(m2, 1e-300)) > 1.0
+    return jnp.where(inside, jnp.exp(_bisect(g, jnp.asarray(-60.0), jnp.asarray(0.0), iters=80)), 0.0)
+
+
+def log_potential(st: Structure, lam) -> jax.Array:
+    r"""Phi(lambda) = lim (1/N) log|det(lambda B - A - sum_k L_k G_k R_k^T)| (structures with
+    :func:`has_density`).
+
+    **Derivation.** det(lambda B - A - ...) = det(lambda B - A) det(I - M(lambda)), and with R_k = r_k e_0
+    the second factor reduces to N x N: M = sum_k D[c_k] G_k D[r_k], c_k = e_0^T (lambda B - A)^{-1} L_k.
+    With a shared column profile its entries are independent with variance profile s_i / N (after a
+    similarity), s_i = sum_k g_k^2 r_ki^2 |c_ki|^2; only variances enter the hermitized (Girko) limit, so
+    (1/N) log|det(I - M)| = max-min over u >= 0 of (< log(1 + s u) > - u) / 2: u = 0 outside the support
+    (< s > <= 1, same edge as F) and < s / (1 + s u) > = 1 inside. (For s = 1 / |z|^2: the Ginibre potential
+    (|z|^2 - 1) / 2 inside the unit disk, log|z| outside.) Phi is stationary in u, so its gradient in lambda
+    needs no derivative of u; the density is Laplacian(Phi) / (2 pi) per unit, divided by the number of
+    dynamic variables (rank B) to count fractions of all eigenvalues.
+    """
+    x, y = jnp.real(lam), jnp.imag(lam)
+    return _potential(st, x, y, _u_of(st, x, y))[0]
+
+
+def _rank(st: Structure):
+    return jnp.sum(st.B > 0)
 
 
 @jax.jit
-def stieltjes(st: Structure, z) -> jax.Array:
-    """m(z) = < conj(z - A) / (s u(z) + |z - A|^2) >: inside the support the hermitized resolvent trace,
-    outside it < 1 / (z - A) > (d = 1 structures)."""
-    u = _u_of(st, z)
-    s, A2 = _scalar(st, z)
-    Ai = st.A[:, 0, 0] / st.B[0]
-    return jnp.sum(st.weights * jnp.conj(z - Ai) / (s * u + A2))
+def density(st: Structure, z) -> jax.Array:
+    """Eigenvalue density at z, as a fraction of all eigenvalues per unit area (integrates to 1):
+    Laplacian(Phi) / (2 pi rank B), with u's dependence on z by implicit differentiation."""
+    x, y = jnp.real(z), jnp.imag(z)
+    u = _u_of(st, x, y)
+    H = jax.hessian(lambda t: _potential(st, t[0], t[1], t[2])[0])(jnp.stack([x, y, u]))
+    corr = jnp.where(u > 0, (H[0, 2] ** 2 + H[1, 2] ** 2) / jnp.where(u > 0, H[2, 2], -1.0), 0.0)
+    return (H[0, 0] + H[1, 1] - corr) / (2 * jnp.pi * _rank(st))
 
 
 @partial(jax.jit, static_argnames="n")
 def mass_in_disk(st: Structure, centre, radius, n: int = 512) -> jax.Array:
-    """Fraction of eigenvalues with |lambda - centre| < radius: by Green's theorem, the contour integral
-    (1 / 2 pi i) of m(z) dz around the circle. Exact for near-point masses (units whose random part
-    vanishes), which a 2-D integral of the density cannot resolve."""
+    """Fraction of eigenvalues with |lambda - centre| < radius, by Green's theorem: the flux of grad Phi
+    through the circle over 2 pi rank B (midpoint rule, spectrally accurate for a smooth integrand).
+    Exact for point masses (units whose random part vanishes), which a 2-D integral of the density misses."""
     t = (jnp.arange(n) + 0.5) / n * 2 * jnp.pi
-    e = jnp.exp(1j * t)
-    m = jax.vmap(lambda z: stieltjes(st, z))(centre + radius * e)
-    return jnp.mean(jnp.real(m * radius * e))
+    c, s = jnp.cos(t), jnp.sin(t)
+
+    def flux(ct, st_):
+        x, y = jnp.real(centre) + radius * ct, jnp.imag(centre) + radius * st_
+        u = jax.lax.stop_gradient(_u_of(st, x, y))
+        gx, gy = jax.grad(lambda p: _potential(st, p[0], p[1], u)[0])(jnp.stack([x, y]))
+        return gx * ct + gy * st_
+
+    return jnp.mean(jax.vmap(flux)(c, s)) * radius / _rank(st)
 
 
 def slow_fraction(st: Structure, eps: float) -> jax.Array:
-    """Predicted fraction of the h-eigenvalues (N of them) within ``eps`` of 0 (flows) or 1 (maps)."""
-    check_scalar(st)
+    """Predicted fraction of the Jacobian's eigenvalues within ``eps`` of 0 (flows) or 1 (maps)."""
+    check_density(st)
     return mass_in_disk(st, 0.0 if st.is_flow else 1.0, eps)
