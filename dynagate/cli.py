@@ -24,6 +24,13 @@ _SET_HELP = (
     "forget_init|update_init=ugi|ugi:D|chrono:TMAX|none"
 )
 
+#: ``dynagate spectrum``: default distance from 0 (flows) or 1 (maps) within which eigenvalues count as slow.
+SLOW_EPS = 0.05
+#: ``dynagate spectrum --theory``: abscissae of the support boundary, and grid points across the support's
+#: real extent for the density map (square cells; the density is evaluated only inside the boundary).
+THEORY_N_X = 512
+DENSITY_GRID = 120
+
 #: ``dynagate lyapunov`` computes the full spectrum up to this state dimension, else ``DEFAULT_K``.
 FULL_SPECTRUM_MAX = 64
 DEFAULT_K = 10
@@ -74,6 +81,19 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="transient length for --state relaxed (map steps or RK4 steps)",
+    )
+    p.add_argument(
+        "--eps",
+        type=float,
+        default=SLOW_EPS,
+        help=f"eigenvalues within EPS of 0 (flows) or 1 (maps) count as slow (default {SLOW_EPS})",
+    )
+    p.add_argument(
+        "--theory",
+        action="store_true",
+        help="overlay the random-matrix prediction from the empirical statistics of the network's units at "
+        "the chosen state: the support boundary, the predicted rightmost point (flows) or spectral radius "
+        "(maps), the eigenvalue density where implemented, and the predicted slow fraction",
     )
     _output_args(p, "out/spectrum")
     p.set_defaults(run=_spectrum)
@@ -127,6 +147,8 @@ def _info(args) -> int:
 
 
 def _spectrum(args) -> int:
+    import math
+
     import matplotlib
     import numpy as np
 
@@ -142,6 +164,8 @@ def _spectrum(args) -> int:
 
     if args.steps is not None and args.state != "relaxed":
         raise InputError("--steps sets the transient of --state relaxed; it does nothing with --state zero")
+    if not (math.isfinite(args.eps) and args.eps > 0):
+        raise InputError(f"--eps must be a finite number > 0, got {args.eps}")
     ens, net, ks = _network(args)
     record = {}
     if args.state == "zero":
@@ -153,10 +177,15 @@ def _spectrum(args) -> int:
         if net.is_flow:
             record["relax_dt"] = spectra.RELAX_DT
     spec = spectra.spectrum(net, state)
+    theory = overlay = None
+    if args.theory:
+        with _busy("computing the random-matrix prediction", enabled=not args.json):
+            theory, overlay = _theory(net, state, args.eps)
 
     units = rate_units(spec.is_flow)
     eigs = spec.eigenvalues[np.argsort(-spec.eigenvalues.real, kind="stable")]
     lam = spec.rightmost
+    slow = spec.slow_fraction(args.eps)
     result = {
         "model": args.model,
         "n": args.n,
@@ -165,14 +194,34 @@ def _spectrum(args) -> int:
         "rightmost": [lam.real, lam.imag],
         "spectral_radius": spec.spectral_radius,
         "stable": bool(spec.stable),
+        "slow_fraction": slow,
+        "eps": args.eps,
         "units": units,
         "parameters": ens.params(),
     }
+    if theory is not None:
+        result["theory"] = theory
+    data = {
+        "eig_real": ("eigenvalue", eigs.real, {"long_name": "Re λ", "units": units}),
+        "eig_imag": ("eigenvalue", eigs.imag, {"long_name": "Im λ", "units": units}),
+    }
+    coords = {}
+    if overlay is not None:
+        b = overlay.boundary
+        what = "on the random-matrix support boundary (closed polyline)"
+        data["boundary_real"] = ("boundary", b.real, {"long_name": f"Re λ {what}", "units": units})
+        data["boundary_imag"] = ("boundary", b.imag, {"long_name": f"Im λ {what}", "units": units})
+        if overlay.density is not None:
+            per_area = "fraction of all eigenvalues per unit area of the λ plane"
+            long_name = "predicted eigenvalue density (continuous part)"
+            dims = ("density_imag", "density_real")
+            data["density"] = (dims, overlay.density, {"long_name": long_name, "units": per_area})
+            coords["density_real"] = (dims[1], overlay.density_x, {"long_name": "Re λ", "units": units})
+            coords["density_imag"] = (dims[0], overlay.density_y, {"long_name": "Im λ", "units": units})
+    theory_attrs = {} if theory is None else {f"theory_{k}": v for k, v in theory.items() if k != "eps"}
     ds = xr.Dataset(
-        {
-            "eig_real": ("eigenvalue", eigs.real, {"long_name": "Re λ", "units": units}),
-            "eig_imag": ("eigenvalue", eigs.imag, {"long_name": "Im λ", "units": units}),
-        },
+        data,
+        coords=coords,
         attrs=provenance(
             command="spectrum",
             model=args.model,
@@ -188,6 +237,9 @@ def _spectrum(args) -> int:
             rightmost_imag=lam.imag,
             spectral_radius=spec.spectral_radius,
             stable=bool(spec.stable),
+            slow_fraction=slow,
+            eps=args.eps,
+            **theory_attrs,
         ),
     )
 
@@ -197,8 +249,9 @@ def _spectrum(args) -> int:
     title = f"{type(ens).__name__}, N = {args.n}, {args.state} state"
     if args.sets:
         title += "\n" + ", ".join(s.strip() for s in args.sets)
-    fig = Figure(figsize=(5.5, 5.0), layout="constrained")  # not registered with pyplot: nothing to close
-    plot_spectrum(spec, ax=fig.subplots(), title=title)
+    # not registered with pyplot: nothing to close
+    fig = Figure(figsize=(5.5, 5.0) if overlay is None else (6.5, 6.0), layout="constrained")
+    plot_spectrum(spec, ax=fig.subplots(), title=title, theory=overlay)
     fig.savefig(png, dpi=150)
     save_dataset(ds, nc)
     result["files"] = [str(png), str(nc)]
@@ -207,12 +260,79 @@ def _spectrum(args) -> int:
         print(json.dumps(result))
     else:
         sign = "+" if lam.imag >= 0 else "-"
+        near = "0" if spec.is_flow else "1"
         print(f"{args.model} ({type(ens).__name__}), N = {args.n}, seed {args.seed}, {args.state} state")
         print(f"  rightmost eigenvalue  {lam.real:.6g} {sign} {abs(lam.imag):.6g}i  ({units})")
         print(f"  spectral radius       {spec.spectral_radius:.6g}")
         print(f"  linearly stable       {'yes' if spec.stable else 'no'}")
+        print(f"  slow fraction         {slow:.4g}  (within {args.eps:g} of {near})")
+        if theory is not None:
+            sf = theory["slow_fraction"]
+            sf = f"n/a ({theory['density']})" if sf is None else f"{sf:.4g}"
+            print("  random-matrix prediction (empirical statistics of the units):")
+            print(f"    rightmost (real)    {theory['rightmost']:.6g}")
+            print(f"    spectral radius     {theory['spectral_radius']:.6g}")
+            print(f"    linearly stable     {'yes' if theory['stable'] else 'no'}")
+            print(f"    slow fraction       {sf}")
         print(f"  wrote {png} and {nc}")
     return 0
+
+
+def _theory(net, state, eps: float):
+    """The random-matrix prediction for the Jacobian of ``net`` at ``state``, from the empirical single-site
+    statistics of its units (:mod:`dynagate.rmt`): the JSON ``theory`` object and the overlay for
+    :func:`dynagate.plotting.plot_spectrum` (support boundary; density grid where implemented)."""
+    from functools import partial
+
+    import jax
+    import numpy as np
+
+    from . import rmt
+    from .errors import InputError
+    from .plotting import TheoryOverlay
+
+    try:
+        st = rmt.structure(net, rmt.empirical_stats(net, state))
+    except NotImplementedError as e:
+        raise InputError(f"--theory is not available here: {e}") from None
+    sp = rmt.support(st, n_x=THEORY_N_X)
+    summary = {
+        "rightmost": float(sp.rightmost),
+        "spectral_radius": float(sp.radius),
+        "slow_fraction": None,
+        "eps": eps,
+        "stable": bool(sp.stable),
+        "statistics": "empirical (the network's units at the chosen state)",
+    }
+    overlay = {
+        "boundary": sp.polyline(),
+        "rightmost": summary["rightmost"],
+        "radius": summary["spectral_radius"],
+        "is_flow": st.is_flow,
+    }
+    if not rmt.has_density(st):
+        summary["density"] = "not implemented for this structure"
+        return summary, TheoryOverlay(**overlay)
+    summary["slow_fraction"] = float(rmt.slow_fraction(st, eps))
+
+    # Density on square cells covering the support, evaluated only inside the boundary (plus one cell) and
+    # on Im >= 0: the Jacobian is real, so the density is symmetric under conjugation; outside the support
+    # the continuous density is 0. One point at a time (lax.map): batching the points would run several
+    # batched LAPACK triangular solves at once, which can deadlock jaxlib's CPU thread pool on few cores.
+    x0, x1, ys_b = float(sp.leftmost), float(sp.rightmost), np.asarray(sp.y)
+    pad = 0.04 * max(x1 - x0, 2 * ys_b.max(), 1e-12)
+    xs = np.linspace(x0 - pad, x1 + pad, DENSITY_GRID)
+    dx = xs[1] - xs[0]
+    k = int(np.ceil((ys_b.max() + pad) / dx))
+    ys = np.arange(-k, k + 1) * dx
+    top = np.interp(xs, np.asarray(sp.x), ys_b, left=0.0, right=0.0)
+    inside = (ys[k:, None] <= top[None, :] + dx) & (np.abs(xs - np.clip(xs, x0, x1)) <= dx)[None, :]
+    iy, ix = np.nonzero(inside)
+    values = jax.lax.map(partial(rmt.density, st), jax.numpy.asarray(xs[ix] + 1j * ys[k + iy]))
+    density = np.zeros((ys.size, xs.size))
+    density[k + iy, ix] = density[k - iy, ix] = np.asarray(values)
+    overlay |= {"density_x": xs, "density_y": ys, "density": density}
+    return summary, TheoryOverlay(**overlay)
 
 
 # ----------------------------------------------------------------------------------------- lyapunov

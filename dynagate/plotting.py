@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -12,24 +16,74 @@ from .models.base import rate_units
 from .spectra import Spectrum
 
 
-def plot_spectrum(spec: Spectrum, ax: Axes | None = None, title: str | None = None) -> Figure:
+@dataclasses.dataclass(frozen=True)
+class TheoryOverlay:
+    """A random-matrix prediction to draw over sampled eigenvalues (arrays only; computed elsewhere).
+
+    Attributes:
+        boundary: the support boundary as a closed polyline of complex points
+            (``dynagate.rmt.Support.polyline()``).
+        rightmost: the support's rightmost point (real).
+        radius: the largest |λ| over the support.
+        is_flow: whether the Jacobian is a flow's (mark ``rightmost``) or a map's (draw the circle
+            |λ| = ``radius``).
+        density_x, density_y, density: optional eigenvalue density, ``density[j, i]`` at
+            ``density_x[i] + 1j * density_y[j]``, as a fraction of all eigenvalues per unit area; values
+            <= 0 (outside the support) are left blank.
+    """
+
+    boundary: np.ndarray
+    rightmost: float
+    radius: float
+    is_flow: bool
+    density_x: np.ndarray | None = None
+    density_y: np.ndarray | None = None
+    density: np.ndarray | None = None
+
+
+def plot_spectrum(
+    spec: Spectrum,
+    ax: Axes | None = None,
+    title: str | None = None,
+    theory: TheoryOverlay | Mapping | None = None,
+) -> Figure:
     """Jacobian eigenvalues in the complex plane, with the stability boundary and the eigenvalue deciding
-    stability (rightmost for flows, largest modulus for maps).
+    stability (rightmost for flows, largest modulus for maps), optionally over a random-matrix prediction.
 
     The boundary is the line Re λ = 0 for flows and the unit circle for maps. Axes have equal aspect.
+    With ``theory``, the predicted support boundary is drawn as a line, the predicted rightmost point
+    (flows) or spectral-radius circle (maps) is marked, and the predicted density, if given, is a shaded
+    map under the points with its colour bar.
 
     Args:
         spec: a :class:`dynagate.spectra.Spectrum`.
         ax: axes to draw on; ``None`` makes a new figure.
         title: axes title.
+        theory: a :class:`TheoryOverlay`, or a mapping with its fields.
 
     Returns:
         The figure holding ``ax``.
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 5.0), layout="constrained")
+        size = (5.5, 5.0) if theory is None else (6.5, 6.0)
+        fig, ax = plt.subplots(figsize=size, layout="constrained")
     else:
         fig = ax.get_figure()
+    if isinstance(theory, Mapping):
+        theory = TheoryOverlay(**theory)
+    units = rate_units(spec.is_flow)
+    if theory is not None and theory.density is not None:
+        # square-root colour scale up to the 99th percentile: the bulk stays visible next to sharp peaks
+        dens = np.ma.masked_less_equal(np.asarray(theory.density, dtype=float), 0.0)
+        top = float(np.percentile(dens.compressed(), 99)) if dens.count() else 1.0
+        mesh = ax.pcolormesh(
+            theory.density_x, theory.density_y, dens, shading="nearest", cmap="Greys", alpha=0.6,
+            norm=PowerNorm(0.5, vmin=0.0, vmax=top), zorder=0, rasterized=True,
+        )  # fmt: skip
+        fig.colorbar(
+            mesh, ax=ax, shrink=0.85, extend="max" if dens.max() > top else "neither",
+            label="predicted eigenvalue density [fraction per unit area]",
+        )  # fmt: skip
     eigs = np.asarray(spec.eigenvalues)
     ax.scatter(eigs.real, eigs.imag, s=8, alpha=0.7, color="C0", lw=0, label=f"eigenvalues ({eigs.size})")
     if spec.is_flow:
@@ -37,6 +91,19 @@ def plot_spectrum(spec: Spectrum, ax: Axes | None = None, title: str | None = No
     else:
         t = np.linspace(0.0, 2.0 * np.pi, 400)
         ax.plot(np.cos(t), np.sin(t), color="k", lw=0.8, ls="--", label="stability boundary |λ| = 1")
+    if theory is not None:
+        b = np.asarray(theory.boundary)
+        ax.plot(b.real, b.imag, color="C1", lw=1.3, label="RMT support boundary", zorder=2)
+        if theory.is_flow:
+            ax.scatter(
+                [theory.rightmost], [0.0], marker="D", s=36, color="C1", edgecolors="k", lw=0.6, zorder=4,
+                label=f"predicted rightmost Re λ = {theory.rightmost:.3g}",
+            )  # fmt: skip
+        else:
+            t = np.linspace(0.0, 2.0 * np.pi, 400)
+            r = theory.radius
+            ax.plot(r * np.cos(t), r * np.sin(t), color="C1", lw=1.0, ls=":", zorder=2,
+                    label=f"predicted spectral radius {r:.3g}")  # fmt: skip
     # the eigenvalue that decides stability: rightmost for flows, largest modulus for maps
     lam, what = (
         (spec.rightmost, "rightmost")
@@ -54,12 +121,14 @@ def plot_spectrum(spec: Spectrum, ax: Axes | None = None, title: str | None = No
         label=f"{what} λ = {lam.real:.3g} {sign} {abs(lam.imag):.3g}i",
         zorder=3,
     )
-    units = rate_units(spec.is_flow)
     ax.set_xlabel(f"Re λ [{units}]")
     ax.set_ylabel(f"Im λ [{units}]")
     ax.axhline(0.0, color="0.8", lw=0.5, zorder=0)
     ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(loc="best", fontsize="small", framealpha=0.85)
+    if theory is None:
+        ax.legend(loc="best", fontsize="small", framealpha=0.85)
+    else:  # more entries, and the predicted edge is where "best" tends to put them: below the axes
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize="small", frameon=False)
     if title is not None:
         ax.set_title(title)
     return fig

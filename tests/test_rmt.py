@@ -61,7 +61,9 @@ def test_zero_state_support_is_the_disk(params):
     c = -sigma0(params["beta_z"])
     R = params["g_h"] * sigma0(params["beta_r"]) * sigma0(params["beta_z"])
     assert float(sp.rightmost) == pytest.approx(c + R, abs=1e-9)
-    assert float(sp.leftmost) == pytest.approx(c - R, abs=1e-9)
+    # the gate rows decouple at h = 0: N eigenvalues at -1/tau each (dynamic gates), maybe left of the disk
+    poles = [-1.0 / params.get(t, 1.0) for t in ("tau_z", "tau_r") if params.get(t, 1.0) > 0]
+    assert float(sp.leftmost) == pytest.approx(min([c - R, *poles]), abs=1e-9)
     disk = np.sqrt(np.clip(R**2 - (np.asarray(sp.x) - c) ** 2, 0, None))
     assert np.max(np.abs(np.asarray(sp.y) - disk)) < 1e-9 * (1 + R)  # bisection precision (observed 3e-11 R)
 
@@ -172,13 +174,15 @@ def test_density_of_the_uniform_disk_and_gaussian_quadrature():
         assert float(rmt.density(st, z)) == pytest.approx(1 / (math.pi * g**2), rel=1e-6)
     assert abs(float(rmt.density(st, 1.0 + 0.5j))) < 1e-12  # outside: d/d(conj z) of an analytic m, round-off
     assert float(rmt.mass_in_disk(st, -1.0, g / 2)) == pytest.approx(0.25, abs=1e-6)
-    # Gauss-Hermite product rule: weights sum to 1, second and fourth moments exact
+    # Gauss-Hermite product rule: weights sum to 1, second and fourth moments exact up to the pruned nodes
+    # (weight < 1e-12 of the largest, at |x| < 8: < 1e-9 of a fourth moment)
     gs = rmt.gaussian_stats({"h": 2.0, "z": 0.5}, n_nodes=20)
     w, h, z = gs.weights, gs.values["h"], gs.values["z"]
     assert float(jnp.sum(w)) == pytest.approx(1.0, abs=1e-13)
-    assert float(jnp.sum(w * h**2)) == pytest.approx(2.0, rel=1e-12)
-    assert float(jnp.sum(w * z**4)) == pytest.approx(3 * 0.5**2, rel=1e-12)
-    assert float(jnp.sum(w * h**2 * z**2)) == pytest.approx(1.0, rel=1e-12)
+    assert float(jnp.sum(w * h**2)) == pytest.approx(2.0, rel=1e-9)
+    assert float(jnp.sum(w * z**4)) == pytest.approx(3 * 0.5**2, rel=1e-9)
+    assert float(jnp.sum(w * h**2 * z**2)) == pytest.approx(1.0, rel=1e-9)
+    assert rmt.gaussian_stats({"h": 1.0, "z": 0.0}).weights.size == 28  # 40 nodes pruned to 28; z: one node
 
 
 def _sampled(ens, n, *, key=0, relax=True):
@@ -290,9 +294,11 @@ LARGE_CASES = {
 @pytest.mark.parametrize("case", list(LARGE_CASES))
 def test_rightmost_and_support_at_n2000(case):
     # Acceptance: predicted rightmost within 3% of the support's extent, > 99% of eigenvalues inside the
-    # support up to a band extent / sqrt(N). LSTMs: N = 1000 units (2000 eigenvalues).
+    # support up to a band extent / sqrt(N) (N units; the LSTM has 2N eigenvalues). Observed edge gaps
+    # <= 0.03; the strongly chaotic LSTM is the closest: 0.0296 here, 0.031 at N = 1000 with the same keys
+    # and 0.0003 with keys (2, 3): a sparse edge that the finite sample does not always reach.
     ens, state = LARGE_CASES[case]
-    n = N_LARGE // 2 if isinstance(ens, dg.LSTM) else N_LARGE
+    n = N_LARGE
     if state == "fp":
         net, base, s = _gated_fixed_point(n=n, **{k: getattr(ens, k) for k in ("alpha_z", "alpha_r")})
         st = rmt.structure(net, rmt.empirical_stats(net, s))
