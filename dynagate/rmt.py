@@ -421,13 +421,34 @@ class Support(eqx.Module):
     def stable(self) -> jax.Array:
         return self.rightmost < 0 if self.is_flow else self.radius < 1
 
-    def polyline(self) -> np.ndarray:
-        """Closed boundary as complex points (upper curve left to right, lower curve back)."""
+    def components(self) -> list[np.ndarray]:
+        """The bulk's boundary as closed curves of complex points, one per connected piece of the support
+        along the real axis (upper curve left to right, lower curve back). The support's extreme points
+        close the outermost pieces only when the bulk reaches them; an isolated pole is not joined."""
         x, y = np.asarray(self.x), np.asarray(self.y)
-        keep = y > 0
-        xs = np.concatenate([[float(self.leftmost)], x[keep], [float(self.rightmost)]])
-        ys = np.concatenate([[0.0], y[keep], [0.0]])
-        return np.concatenate([xs + 1j * ys, (xs - 1j * ys)[::-1]])
+        inside = y > 0
+        dx = x[1] - x[0] if x.size > 1 else 0.0
+        starts = np.flatnonzero(inside & ~np.r_[False, inside[:-1]])
+        ends = np.flatnonzero(inside & ~np.r_[inside[1:], False])
+        out = []
+        for a, b in zip(starts, ends):
+            lo, hi = x[a] - dx / 2, x[b] + dx / 2  # within half a step of the edge
+            if a == starts[0] and float(self.leftmost) >= x[a] - 1.5 * dx:
+                lo = float(self.leftmost)
+            if b == ends[-1] and float(self.rightmost) <= x[b] + 1.5 * dx:
+                hi = float(self.rightmost)
+            xs = np.r_[lo, x[a : b + 1], hi]
+            ys = np.r_[0.0, y[a : b + 1], 0.0]
+            out.append(np.concatenate([xs + 1j * ys, (xs - 1j * ys)[::-1]]))
+        return out
+
+    def polyline(self) -> np.ndarray:
+        """All of :meth:`components` in one array, separated by NaN (drawn as gaps by matplotlib)."""
+        parts = self.components()
+        if not parts:
+            return np.zeros(0, complex)
+        gap = np.array([np.nan + 0j])
+        return np.concatenate([p for c in parts for p in (c, gap)][:-1])
 
 
 def _poles(st: Structure):

@@ -306,3 +306,15 @@ def test_rightmost_and_support_at_n2000(case):
     else:
         st, eigs = _sampled(ens, n)
     _check_edge_and_support(st, eigs)
+
+
+def test_boundary_components_leave_isolated_poles_apart():
+    # LSTM at the zero state: h' = o tanh(c') makes the Jacobian rank N, so N eigenvalues sit exactly at 0, an
+    # isolated pole; the bulk near the forget gates is one piece that must not be joined to it.
+    ens = dg.LSTM(g_u=2.0, g_o=2.0, forget_init=dg.ChronoInit(50.0))
+    sp = rmt.support(rmt.structure(ens, rmt.zero_state_stats(ens)))
+    (piece,) = sp.components()
+    assert float(sp.leftmost) == 0.0 and piece.real.min() > 0.4
+    assert piece.real.max() == pytest.approx(float(sp.rightmost), abs=1e-12)
+    _, eigs = _sampled(ens, 300, relax=False)
+    assert np.sum(np.abs(eigs) < 1e-10) >= 300  # the pole, sampled
