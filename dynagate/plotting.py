@@ -81,7 +81,7 @@ def plot_spectrum(
             norm=PowerNorm(0.5, vmin=0.0, vmax=top), zorder=0, rasterized=True,
         )  # fmt: skip
         fig.colorbar(
-            mesh, ax=ax, shrink=0.85, extend="max" if dens.max() > top else "neither",
+            mesh, ax=ax, shrink=0.85, extend="max" if dens.count() and dens.max() > top else "neither",
             label="predicted eigenvalue density [fraction per unit area]",
         )  # fmt: skip
     eigs = np.asarray(spec.eigenvalues)

@@ -511,7 +511,7 @@ def _edge(st: Structure, direction: float):
     pmin, pmax = _poles(st)
     span = jnp.maximum(pmax - pmin, 1.0)
     p = pmax if direction > 0 else pmin
-    eps = 1e-9 * span
+    eps = max(1e-9, 1e3 * float(jnp.finfo(span.dtype).eps)) * span  # off the pole, also in float32
 
     def g(t):
         return F(st, p + direction * (eps + t) + 0.0j) - 1.0

@@ -66,6 +66,9 @@ def test_spectrum_gated_json_matches_saved_file(tmp_path, capsys):
     rightmost = eigs[np.argmax(eigs.real)]
     assert res["rightmost"][0] == pytest.approx(rightmost.real, rel=1e-12)
     assert res["stable"] == (rightmost.real < 0)
+    assert res["eps"] == 0.05  # default; a flow's slow modes are near 0
+    assert res["slow_fraction"] == pytest.approx(np.mean(np.abs(eigs) < 0.05), rel=1e-6)
+    assert "theory" not in res
 
     attrs = load_dataset(tmp_path / "spectrum.nc").attrs
     assert (attrs["model"], attrs["n"], attrs["seed"], attrs["state"]) == ("gated", 40, 0, "relaxed")
@@ -126,6 +129,128 @@ def test_spectrum_lstm_chrono(tmp_path, capsys):
     assert load_dataset(tmp_path / "spectrum.nc").attrs["relax_steps"] == 200
 
 
+# ----------------------------------------------------------------------------------- spectrum --theory
+
+# The random-matrix support is the N -> oo limit; at N = 200 the sampled edge fluctuates about it. Measured
+# (float64, seeds 0-9, relaxed state), as a fraction of the support's real extent (~1.1-1.4): the gated flow
+# below has sampled rightmost Re λ - predicted rightmost in [-0.035, +0.041], the GRU map has sampled -
+# predicted spectral radius in [-0.054, +0.010] (the sample mostly inside: few eigenvalues sit where the
+# density thins out at the edge). 0.1 of the extent leaves a margin of 2 over the worst seed.
+EDGE_TOL = 0.1
+GATED_FLOW = ["gated", "--set", "g_h=3", "--set", "alpha_z=2", "--set", "alpha_r=0", "--n", "200"]
+
+
+def run_theory(capsys, monkeypatch, tmp_path, argv) -> tuple[dict, object]:
+    """``spectrum ARGV --theory --json``: the JSON and the saved dataset (a coarse density grid for speed:
+    the grid's resolution is a drawing choice, the numbers checked here do not depend on it)."""
+    monkeypatch.setattr("dynagate.cli.DENSITY_GRID", 40)
+    res = run_json(capsys, ["spectrum", *argv, "--theory", "--json", "--out", str(tmp_path)])
+    assert all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in res["files"])
+    return res, load_dataset(tmp_path / "spectrum.nc")
+
+
+def support_extent(ds) -> float:
+    """Real extent of the saved support boundary (its polyline runs from leftmost to rightmost)."""
+    return float(ds["boundary_real"].max() - ds["boundary_real"].min())
+
+
+def test_spectrum_theory_gated_flow(tmp_path, capsys, monkeypatch):
+    res, ds = run_theory(capsys, monkeypatch, tmp_path, [*GATED_FLOW, "--state", "relaxed"])
+    th = res["theory"]
+    assert set(th) == {"rightmost", "spectral_radius", "slow_fraction", "eps", "stable", "statistics"}
+    assert th["statistics"].startswith("empirical")
+    assert th["eps"] == res["eps"] == 0.05
+    assert th["stable"] == (th["rightmost"] < 0)
+    # flows: the sampled rightmost real part against the predicted rightmost point
+    extent = support_extent(ds)
+    assert 1.0 < extent < 2.0  # the support spans about (-1.3, 0) here
+    assert abs(res["rightmost"][0] - th["rightmost"]) < EDGE_TOL * extent
+    # slow fractions within eps = 0.05 of 0, of 600 eigenvalues: both ~0.01, binomial sd ~0.004
+    assert 0.0 <= th["slow_fraction"] <= 1.0
+    assert abs(res["slow_fraction"] - th["slow_fraction"]) < 0.02
+
+    # the saved data: boundary, theory scalars and the density grid
+    b = ds["boundary_real"].values + 1j * ds["boundary_imag"].values
+    assert b.real.max() == pytest.approx(th["rightmost"], rel=1e-12)
+    np.testing.assert_allclose(np.sort(b.imag), np.sort(-b.imag), atol=1e-12)  # conjugation symmetric
+    attrs = ds.attrs
+    for key in ("rightmost", "spectral_radius", "slow_fraction"):
+        assert attrs[f"theory_{key}"] == th[key]
+    assert attrs["eps"] == 0.05 and attrs["slow_fraction"] == res["slow_fraction"]
+    dens = ds["density"]
+    assert dens.dims == ("density_imag", "density_real")
+    assert dens.shape == (ds.sizes["density_imag"], 40)
+    assert np.all(np.isfinite(dens.values)) and dens.values.max() > 0
+    assert dens.values.min() > -1e-9  # a density, up to round-off
+    np.testing.assert_array_equal(dens.values, dens.values[::-1])  # symmetric under Im λ -> -Im λ
+
+
+def test_spectrum_theory_gru_map(tmp_path, capsys, monkeypatch):
+    res, ds = run_theory(capsys, monkeypatch, tmp_path, ["gru", "--set", "g_n=3", "--n", "200"])
+    th = res["theory"]
+    assert res["units"] == "per step"
+    # maps: the sampled spectral radius against the largest |λ| over the support
+    assert abs(res["spectral_radius"] - th["spectral_radius"]) < EDGE_TOL * support_extent(ds)
+    assert th["stable"] == (th["spectral_radius"] < 1)
+    assert 0.0 <= th["slow_fraction"] <= 1.0  # within eps of 1
+    assert abs(res["slow_fraction"] - th["slow_fraction"]) < 0.02
+    assert "density" in ds
+
+
+def test_spectrum_theory_without_density(tmp_path, capsys, monkeypatch):
+    """alpha_r != 0: the boundary is predicted, the density (and so the slow fraction) is not."""
+    argv = ["gated", "--set", "g_h=3", "--set", "alpha_z=2", "--set", "alpha_r=2", "--n", "200"]
+    res, ds = run_theory(capsys, monkeypatch, tmp_path, argv)
+    th = res["theory"]
+    assert th["slow_fraction"] is None
+    assert th["density"] == "not implemented for this structure"
+    assert th["eps"] == res["eps"] and 0.0 <= res["slow_fraction"] <= 1.0
+    assert abs(res["rightmost"][0] - th["rightmost"]) < EDGE_TOL * support_extent(ds)
+    assert "density" not in ds and ds.sizes["boundary"] > 100
+    assert ds.attrs["theory_slow_fraction"] == "null"  # None, stored as JSON
+    # the human summary says so too
+    assert main(["spectrum", *argv, "--theory", "--eps", "0.1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "random-matrix prediction" in out and "n/a (not implemented for this structure)" in out
+    assert "within 0.1 of 0" in out
+
+
+def test_spectrum_theory_unsupported_is_one_line(tmp_path, capsys, monkeypatch):
+    """Every registered model has an RMT structure; one without (rmt raises NotImplementedError) is a user
+    error: one line, exit code 2, nothing written."""
+
+    def no_structure(model, stats):
+        raise NotImplementedError("no RMT structure for SomeNet")
+
+    monkeypatch.setattr("dynagate.rmt.structure", no_structure)
+    out = tmp_path / "out"
+    code = main(["spectrum", "vanilla", "--n", "10", "--state", "zero", "--theory", "--out", str(out)])
+    assert_one_line_error(code, capsys, "--theory is not available here: no RMT structure for SomeNet")
+    assert not out.exists()
+
+
+def test_plot_spectrum_theory_overlay_from_a_dict():
+    """The overlay may be a plain mapping; a map's prediction is drawn as its radius circle."""
+    from matplotlib.figure import Figure
+
+    from dynagate.plotting import plot_spectrum
+    from dynagate.spectra import Spectrum
+
+    t = np.linspace(0, 2 * np.pi, 50)
+    x = y = np.linspace(-0.6, 0.6, 13)
+    inside = np.hypot(x[None, :], y[:, None]) < 0.5
+    theory = {"boundary": 0.5 * np.exp(1j * t), "rightmost": 0.5, "radius": 0.5, "is_flow": False}
+    theory |= {"density_x": x, "density_y": y, "density": np.where(inside, 1 / (np.pi * 0.25), 0.0)}
+    fig = Figure(layout="constrained")
+    ax = fig.subplots()
+    eigs = 0.4 * np.exp(1j * np.linspace(0, 6, 20))
+    assert plot_spectrum(Spectrum(eigs, is_flow=False), ax=ax, theory=theory) is fig
+    labels = [h.get_label() for h in ax.get_legend().legend_handles]
+    assert "RMT support boundary" in labels and "predicted spectral radius 0.5" in labels
+    assert [a.get_ylabel() for a in fig.axes][1] == "predicted eigenvalue density [fraction per unit area]"
+    assert ax.get_xlabel() == "Re λ [per step]"
+
+
 def test_parse_sets():
     kw = parse_sets(
         MODELS["lstm"], ["forget_init=ugi:5", "refine=1", "tied_input=False", "n_in=3", "g_f = 2.5"]
@@ -178,6 +303,8 @@ def assert_one_line_error(code, capsys, message):
         (["gated", "--state", "zero", "--steps", "10"], "--steps"),
         (["gated", "--steps", "0"], "steps must be >= 1"),
         (["gated", "--seed", "-1"], "--seed"),
+        (["gated", "--eps", "0"], "--eps must be a finite number > 0"),
+        (["gru", "--eps", "nan", "--theory"], "--eps must be a finite number > 0"),
     ],
 )
 def test_user_errors_are_one_line(argv, message, tmp_path, capsys):
