@@ -199,6 +199,8 @@ def _check_edge_and_support(st, eigs, tol=0.03):
     n = eigs.size / int(np.sum(np.asarray(st.B) > 0))
     edge_gap = (float(sp.rightmost) - eigs.real.max()) / extent
     inside = inside_fraction(sp, eigs, extent / math.sqrt(n))
+    print(f"rightmost predicted {float(sp.rightmost):.5f} sampled {eigs.real.max():.5f} gap {edge_gap:+.4f}")
+    print(f"fraction inside the support {inside:.4f}")
     assert abs(edge_gap) < tol and inside > 0.99, (edge_gap, inside)
     return sp
 
