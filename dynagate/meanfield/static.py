@@ -67,9 +67,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import InputError, check_size
-from .models.gated import GatedRNN
-from .models.vanilla import VanillaRNN
+from ..errors import InputError, check_size
+from ..models.gated import GatedRNN
+from ..models.vanilla import VanillaRNN
 
 #: Number of solution slots in a :class:`Static` (0, and up to two non-zero branches in the subcritical
 #: case; should a parameter set have more roots, the largest are dropped).
