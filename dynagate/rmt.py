@@ -647,10 +647,16 @@ def _rank(st: Structure):
     return jnp.sum(st.B > 0)
 
 
-@jax.jit
 def density(st: Structure, z) -> jax.Array:
     """Eigenvalue density at z, as a fraction of all eigenvalues per unit area (integrates to 1):
-    Laplacian(Phi) / (2 pi rank B), with u's dependence on z by implicit differentiation."""
+    Laplacian(Phi) / (2 pi rank B), with u's dependence on z by implicit differentiation. InputError where
+    the formula does not apply (:func:`has_density`)."""
+    check_density(st)
+    return _density(st, z)
+
+
+@jax.jit
+def _density(st: Structure, z) -> jax.Array:
     x, y = jnp.real(z), jnp.imag(z)
     u = _u_of(st, x, y)
     H = jax.hessian(lambda t: _potential(st, t[0], t[1], t[2])[0])(jnp.stack([x, y, u]))
@@ -658,11 +664,17 @@ def density(st: Structure, z) -> jax.Array:
     return (H[0, 0] + H[1, 1] - corr) / (2 * jnp.pi * _rank(st))
 
 
-@partial(jax.jit, static_argnames="n")
 def mass_in_disk(st: Structure, centre, radius, n: int = 512) -> jax.Array:
     """Fraction of eigenvalues with |lambda - centre| < radius, by Green's theorem: the flux of grad Phi
     through the circle over 2 pi rank B (midpoint rule, spectrally accurate for a smooth integrand).
-    Exact for point masses (units whose random part vanishes), which a 2-D integral of the density misses."""
+    Exact for point masses (units whose random part vanishes), which a 2-D integral of the density misses.
+    InputError where the formula does not apply (:func:`has_density`)."""
+    check_density(st)
+    return _mass_in_disk(st, centre, radius, n)
+
+
+@partial(jax.jit, static_argnames="n")
+def _mass_in_disk(st: Structure, centre, radius, n: int = 512) -> jax.Array:
     t = (jnp.arange(n) + 0.5) / n * 2 * jnp.pi
     c, s = jnp.cos(t), jnp.sin(t)
 
@@ -677,5 +689,4 @@ def mass_in_disk(st: Structure, centre, radius, n: int = 512) -> jax.Array:
 
 def slow_fraction(st: Structure, eps: float) -> jax.Array:
     """Predicted fraction of the Jacobian's eigenvalues within ``eps`` of 0 (flows) or 1 (maps)."""
-    check_density(st)
     return mass_in_disk(st, 0.0 if st.is_flow else 1.0, eps)

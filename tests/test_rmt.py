@@ -10,6 +10,7 @@ import pytest
 
 import dynagate as dg
 from dynagate import rmt
+from dynagate.errors import InputError
 
 
 def sigma0(beta):
@@ -320,3 +321,15 @@ def test_boundary_components_leave_isolated_poles_apart():
     assert piece.real.max() == pytest.approx(float(sp.rightmost), abs=1e-12)
     _, eigs = _sampled(ens, 300, relax=False)
     assert np.sum(np.abs(eigs) < 1e-10) >= 300  # the pole, sampled
+
+
+def test_density_refuses_structures_it_does_not_cover():
+    # alpha_r != 0: J^h acts on sigma_r(r) phi(h), two variables; the density formulas do not apply and must
+    # say so rather than return a number (the support is still exact)
+    e = dg.GatedRNN(g_h=3.0, alpha_r=2.0)
+    st = rmt.structure(e, rmt.gaussian_stats({"h": 1.0, "r": 0.5}, n_nodes=10))
+    assert not rmt.has_density(st)
+    for call in (lambda: rmt.density(st, 0.1j), lambda: rmt.slow_fraction(st, 0.05)):
+        with pytest.raises(InputError, match="density is implemented"):
+            call()
+    assert np.isfinite(float(rmt.rightmost(st)))
