@@ -315,8 +315,7 @@ def _theory(net, state, eps: float):
     if not rmt.has_density(st):
         summary["density"] = "not implemented for this structure"
         return summary, TheoryOverlay(**overlay)
-    sf = float(rmt.slow_fraction(st, eps))  # a flux integral: ~1e-17 off where no mass is near
-    summary["slow_fraction"] = min(max(sf, 0.0), 1.0) if -1e-12 < sf < 1.0 + 1e-12 else sf
+    summary["slow_fraction"] = float(rmt.slow_fraction(st, eps))
 
     # Density on square cells covering the support, evaluated only inside the boundary (plus one cell) and
     # on Im >= 0: the Jacobian is real, so the density is symmetric under conjugation; outside the support

@@ -104,18 +104,22 @@ def empirical_stats(net, state, x=None) -> Stats:
         if rho is not None:
             vals["rho"] = rho
     elif isinstance(net, LSTMNet):
-        n = net.n
-        h, c = state[:n], state[n:]
-        xx = jnp.zeros(net.n_input) if x is None else x
-        a = net.W_ih @ xx + net.b_ih + net.W_hh @ h + net.b_hh
-        vals = {"c": c, "i": jax.nn.sigmoid(a[:n]), "f": jax.nn.sigmoid(a[n : 2 * n])}
-        vals |= {"u": jnp.tanh(a[2 * n : 3 * n]), "o": jax.nn.sigmoid(a[3 * n :])}
-        if net.W_rf is not None:
-            vals["rho"] = jax.nn.sigmoid(net.W_rf @ h + net.U_rf @ xx + net.b_rf)
+        _, c, i, f, u, o, _, _, _, rho, _ = net._parts(state, x)  # i = 1 - g when tied: _lstm recomputes it
+        vals = {"c": c, "i": i, "f": f, "u": u, "o": o} | ({} if rho is None else {"rho": rho})
     else:
         raise NotImplementedError(f"no RMT structure for {type(net).__name__}")
     m = next(iter(vals.values())).shape[0]
     return Stats(weights=jnp.full(m, 1.0 / m), values=vals)
+
+
+def _product(rules: dict):
+    """Product quadrature of independent variables: name -> (nodes, weights) -> (weights, values)."""
+    w, vals = jnp.ones(1), {}
+    for name, (nodes, wk) in rules.items():
+        w = (w[:, None] * jnp.asarray(wk)[None, :]).ravel()
+        vals = {k: jnp.repeat(v, len(wk)) for k, v in vals.items()}
+        vals[name] = jnp.tile(jnp.asarray(nodes, float), w.shape[0] // len(wk))
+    return w, vals
 
 
 def _bias_rule(dists: dict, n_nodes: int, n: int | None):
@@ -126,24 +130,21 @@ def _bias_rule(dists: dict, n_nodes: int, n: int | None):
     xg, wg = np.polynomial.hermite_e.hermegauss(n_nodes)
     xl, wl = np.polynomial.legendre.leggauss(n_nodes)
     t, wl = (xl + 1) / 2, wl / 2  # Gauss-Legendre on [0, 1]
-    w, vals = jnp.ones(1), {}
+    rules = {}
     for name, d in dists.items():
         if isinstance(d, tuple):  # Gaussian N(mu, s^2)
-            nodes, wk = (d[0] + d[1] * xg, wg / wg.sum()) if name in spread else (jnp.array([d[0]]), [1.0])
+            rules[name] = (d[0] + d[1] * xg, wg / wg.sum()) if name in spread else ([d[0]], [1.0])
         elif isinstance(d, UniformGateInit):
             dd = n if d.d is None else d.d
             if dd is None:
                 raise InputError("UniformGateInit(d=None) uses the hidden size: pass n to zero_state_stats")
             u = 1 / dd + (1 - 2 / dd) * t
-            nodes, wk = np.log(u) - np.log1p(-u), wl
+            rules[name] = (np.log(u) - np.log1p(-u), wl)
         elif isinstance(d, ChronoInit):
-            nodes, wk = np.log(1 + (d.t_max - 2) * t), wl
+            rules[name] = (np.log(1 + (d.t_max - 2) * t), wl)
         else:
             raise InputError(f"unknown bias law {d!r}")
-        w = (w[:, None] * jnp.asarray(wk)[None, :]).ravel()
-        vals = {k: jnp.repeat(v, len(wk)) for k, v in vals.items()}
-        vals[name] = jnp.tile(jnp.asarray(nodes, float), w.shape[0] // len(wk))
-    return w, vals
+    return _product(rules)
 
 
 def zero_state_stats(ensemble, *, n: int | None = None, n_nodes: int = 24) -> Stats:
@@ -186,12 +187,9 @@ def gaussian_stats(variances: dict, n_nodes: int = 40, means: dict | None = None
     keep = w >= 1e-12 * w.max()
     x, w = x[keep], w[keep] / w[keep].sum()
     means = means or {}
-    weights, vals = jnp.ones(1), {}
-    for name, var in variances.items():
-        xs, ws = (np.zeros(1), np.ones(1)) if is_concrete(var) and float(var) == 0.0 else (x, w)
-        weights = (weights[:, None] * jnp.asarray(ws)[None, :]).ravel()
-        vals = {k: jnp.repeat(v, len(ws)) for k, v in vals.items()}
-        vals[name] = means.get(name, 0.0) + jnp.sqrt(var) * jnp.tile(jnp.asarray(xs), weights.size // len(ws))
+    degenerate = {k for k, v in variances.items() if is_concrete(v) and float(v) == 0.0}
+    weights, unit = _product({k: ((0.0,), (1.0,)) if k in degenerate else (x, w) for k in variances})
+    vals = {k: means.get(k, 0.0) + jnp.sqrt(v) * unit[k] for k, v in variances.items()}
     vals.setdefault("a", jnp.zeros_like(weights))
     return Stats(weights=weights, values=vals)
 
@@ -210,8 +208,7 @@ def meanfield_stats(ensemble, *, n_nodes: int = 20) -> Stats:
     var = {"h": sol.delta_h[b]}
     if isinstance(ensemble, GatedRNN):
         var |= {"r": sol.delta_r[b]} | ({} if _is_zero(ensemble.alpha_z) else {"z": sol.delta_z[b]})
-    st = gaussian_stats(var, n_nodes, means={"h": sol.mean_h[b]})
-    return st
+    return gaussian_stats(var, n_nodes, means={"h": sol.mean_h[b]})
 
 
 # ------------------------------------------------------------------------------------- structures
@@ -639,6 +636,7 @@ def log_potential(st: Structure, lam) -> jax.Array:
     needs no derivative of u; the density is Laplacian(Phi) / (2 pi) per unit, divided by the number of
     dynamic variables (rank B) to count fractions of all eigenvalues.
     """
+    check_density(st)
     x, y = jnp.real(lam), jnp.imag(lam)
     return _potential(st, x, y, _u_of(st, x, y))[0]
 
@@ -684,7 +682,8 @@ def _mass_in_disk(st: Structure, centre, radius, n: int = 512) -> jax.Array:
         gx, gy = jax.grad(lambda p: _potential(st, p[0], p[1], u)[0])(jnp.stack([x, y]))
         return gx * ct + gy * st_
 
-    return jnp.mean(jax.vmap(flux)(c, s)) * radius / _rank(st)
+    # a fraction: the flux is exact up to round-off (~1e-17 below 0 where no eigenvalue is near)
+    return jnp.clip(jnp.mean(jax.vmap(flux)(c, s)) * radius / _rank(st), 0.0, 1.0)
 
 
 def slow_fraction(st: Structure, eps: float) -> jax.Array:

@@ -70,6 +70,13 @@ def _corr(f, delta, delta0, chunk: int = 8):
     return out
 
 
+def _table(f, d0):
+    """C_f(.; Delta0) on [0, Delta0] as a 64-term Chebyshev interpolant (smooth in Delta)."""
+    return np.polynomial.chebyshev.Chebyshev.interpolate(
+        lambda d: _corr(f, np.clip(d, 0.0, d0), d0), 64, domain=[0.0, d0]
+    )
+
+
 def _phi_prime(y):
     return 1.0 / np.cosh(y) ** 2
 
@@ -137,9 +144,7 @@ def _delta0(g: float) -> tuple[float, float]:
 
 def _trajectory(g, d0, tau_max, dt):
     """Delta(tau) on [0, tau_max] by RK4 from Delta0 (Delta' = 0); C_phi tabulated in Delta (Chebyshev)."""
-    cheb = np.polynomial.chebyshev.Chebyshev.interpolate(
-        lambda d: _corr(np.tanh, np.clip(d, 0.0, d0), d0), 64, domain=[0.0, d0]
-    )
+    cheb = _table(np.tanh, d0)
 
     def rhs(s):
         return np.array([s[1], s[0] - g**2 * cheb(np.clip(s[0], 0.0, d0))])
@@ -164,9 +169,7 @@ def _trajectory(g, d0, tau_max, dt):
 
 def _ground_energy(g, tau, delta, d0, dt):
     """Lowest eigenvalue of -d^2/dtau^2 - g^2 C_phi'(Delta(tau)) on [-tau_max, tau_max] (Dirichlet)."""
-    cheb = np.polynomial.chebyshev.Chebyshev.interpolate(
-        lambda d: _corr(_phi_prime, np.clip(d, 0.0, d0), d0), 64, domain=[0.0, d0]
-    )
+    cheb = _table(_phi_prime, d0)
     pot = -(g**2) * cheb(np.r_[delta[:0:-1], delta])  # symmetric in tau
     diag = 2.0 / dt**2 + pot
     off = -np.ones(pot.size - 1) / dt**2
