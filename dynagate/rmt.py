@@ -211,6 +211,19 @@ def meanfield_stats(ensemble, *, n_nodes: int = 20) -> Stats:
     return gaussian_stats(var, n_nodes, means={"h": sol.mean_h[b]})
 
 
+def dmft_stats(result, *, n_nodes: int = 20) -> Stats:
+    """Statistics of the DMFT chaotic state (:func:`dynagate.meanfield.dmft`): its equal-time single-site
+    law, Gaussian (h, r, z independent; a = 0 where alpha_z = 0 makes it irrelevant) or sampled paths."""
+    st = result.statistics
+    if "samples" in st:
+        vals = {k: jnp.asarray(v) for k, v in st["samples"].items()}
+        m = next(iter(vals.values())).shape[0]
+        return Stats(weights=jnp.full(m, 1.0 / m), values=vals)
+    if not st:
+        raise InputError(f"this DMFT result ({result.method}, {result.status}) carries no statistics")
+    return gaussian_stats(st["variances"], n_nodes, means=st["means"])
+
+
 # ------------------------------------------------------------------------------------- structures
 
 

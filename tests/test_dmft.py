@@ -8,7 +8,9 @@ import pytest
 
 import dynagate as dg
 from dynagate.errors import InputError
-from dynagate.meanfield.dmft import _corr, _logcosh, dmft
+from dynagate import rmt
+from dynagate.meanfield import closed, montecarlo, static
+from dynagate.meanfield.dmft import SCS, Closed, MonteCarlo, _corr, _logcosh, dmft
 
 # THEORY.md 10 (SCS flow): (Delta0, lambda_max) at g = 2, 5, 10
 PUBLISHED = {2.0: (1.9248, 0.1125), 5.0: (16.964, 0.434), 10.0: (71.37, 0.773)}
@@ -54,10 +56,113 @@ def test_no_chaotic_solution_is_a_status_not_an_error():
         r = dmft(ens)
         assert r.status == "no_chaos" and r.delta0 == 0.0 and r.lambda_max < 0
         assert np.all(np.isfinite(r.c_h))
-    with pytest.raises(InputError, match="alpha_z = alpha_r = 0"):
-        dmft(dg.GatedRNN(g_h=3.0, alpha_z=1.0))
+    # the same answer from the grid solvers; lambda_max is then the fixed point's decay rate,
+    # sigma_z0 (g_h sigma_r0 - 1) at the zero fixed point
+    sz0 = 1 / (1 + math.exp(-1.0))
+    for solver in (Closed(), MonteCarlo()):
+        r = dmft(dg.GatedRNN(g_h=1.5, beta_z=-1.0, alpha_z=1.0 * isinstance(solver, MonteCarlo)), solver=solver)
+        assert r.status == "no_chaos" and r.delta0 == 0.0
+        assert r.lambda_max == pytest.approx(sz0 * (0.75 - 1), rel=1e-6)
+    # with a static input the fixed point is not 0: Delta0 is the static mean-field variance
+    ens = dg.GatedRNN(g_h=1.5, alpha_r=3.0, s_b=0.3)
+    r = dmft(ens)
+    assert r.status == "no_chaos" and r.delta0 == pytest.approx(float(np.nanmax(static(ens).delta_h)))
+    with pytest.raises(InputError, match="alpha_z = 0"):
+        dmft(dg.GatedRNN(g_h=3.0, alpha_z=1.0), solver=Closed())
     with pytest.raises(InputError, match="without static input"):
-        dmft(dg.VanillaRNN(g=3.0, s_b=0.5))
+        dmft(dg.VanillaRNN(g=3.0, s_b=0.5), solver=SCS())
+    with pytest.raises(InputError, match="flow"):
+        dmft(dg.VanillaRNN(g=3.0, delta=0.1))
+
+
+def test_gauss_corr_against_brute_force():
+    # the Chebyshev-tabulated Gaussian correlation against direct 2-D trapezoid sums (the SCS code's
+    # _corr, a different grid); E sigma(u) sigma(v) at c = 0 is the squared mean (1-D quadrature)
+    c0 = 3.0
+    c = np.array([0.0, 0.7, 2.2, 3.0])
+    ours = np.asarray(closed.gauss_corr(closed.tanh, c, c0, 0.0))
+    assert np.allclose(ours, _corr(np.tanh, c, c0), rtol=1e-10, atol=1e-13)
+    shifted = np.asarray(closed.gauss_corr(closed.tanh, c, c0, 0.4))
+    assert np.allclose(shifted, _corr(lambda y: np.tanh(0.4 + y), c, c0), rtol=1e-10)
+    neg = np.asarray(closed.gauss_corr(closed.tanh, -c, c0, 0.0))  # odd f: E f(u) f(-v) = -E f(u) f(v)
+    assert np.allclose(neg, -ours, rtol=1e-10, atol=1e-13)
+    mean = np.asarray(closed.gauss_corr(closed.sigmoid, np.array([0.0]), 2.0, 0.0, (3.0, 0.5)))[0]
+    x = np.linspace(-12, 12, 4001)
+    pdf = np.exp(-(x**2) / 2) / math.sqrt(2 * math.pi)
+    m1 = np.trapezoid(pdf / (1 + np.exp(-3 * math.sqrt(2) * x + 0.5)), x)
+    assert mean == pytest.approx(m1**2, rel=1e-10)
+
+
+def test_closed_equation_reduces_to_scs_and_satisfies_its_equation():
+    # alpha_r = 0: the closed equation is SCS with gain g_h sigma_r0 in time sigma_z0 tau; the periodic
+    # grid (dt = 0.05, period 2 t_max) and the potential method (dt = 0.01) agree to ~1e-6
+    ens = dg.GatedRNN(g_h=6.0, beta_z=-0.5, beta_r=0.3)
+    a, b = dmft(ens, solver=Closed()), dmft(ens, solver=SCS())
+    print(f"Delta0 {a.delta0:.9f} {b.delta0:.9f}; lambda_max {a.lambda_max:.9f} {b.lambda_max:.9f}")
+    assert a.status == "converged" and a.residual < 1e-10
+    assert a.delta0 == pytest.approx(b.delta0, rel=1e-5)
+    assert a.lambda_max == pytest.approx(b.lambda_max, rel=1e-5)
+    assert np.max(np.abs(np.interp(b.tau, a.tau, a.c_h) - b.c_h)[b.tau < 40]) < 1e-4 * b.delta0
+    # alpha_r != 0, tau_r = 1, static input: the returned curve satisfies
+    # (1 - sigma_z0^-2 d^2) C_h = g_h^2 C_sigma_r C_phi + s_b^2, the right side recomputed independently
+    # (numpy 2-D trapezoid for C_phi, C_sigma_r), the second derivative by central differences
+    # (error ~ dt^2 C^(4) / 12, below 1e-4 Delta0)
+    ens = dg.GatedRNN(g_h=5.0, alpha_r=3.0, beta_z=0.5, mu_b=0.2, s_b=0.4)
+    r = dmft(ens)
+    assert r.method == "closed" and r.status == "converged"
+    sz0, d0 = 1 / (1 + math.exp(0.5)), r.delta0
+    k = np.arange(1, 200, 7)
+    dt = r.tau[1] - r.tau[0]
+    lhs = r.c_h[k] - (r.c_h[k + 1] - 2 * r.c_h[k] + r.c_h[k - 1]) / dt**2 / sz0**2
+    c_phi = _corr(lambda y: np.tanh(0.2 + y), r.c_h[k], d0)
+    c_r = r.correlations["c_r"]
+    c_sr = _corr(lambda y: 1 / (1 + np.exp(-3.0 * y)), c_r[k], c_r[0])
+    assert np.allclose(lhs, 25.0 * c_sr * c_phi + 0.16, atol=1e-3 * d0)
+    # C_r is the low-pass filter of g_r^2 C_phi: (1 - d^2) C_r = C_phi at tau_r = g_r = 1
+    lhs_r = c_r[k] - (c_r[k + 1] - 2 * c_r[k] + c_r[k - 1]) / dt**2
+    assert np.allclose(lhs_r, c_phi, atol=1e-3 * c_r[0])
+
+
+def test_closed_lambda_max_at_instantaneous_reset_gate_is_a_schroedinger_ground_state():
+    # tau_r = 0: the two-replica problem is -sigma^-2 psi'' - V psi = -(1 + lambda/sigma)^2 psi with
+    # V = g_h^2 (C_sigma_r + g_r^2 C_phi C_sigma_r') C_phi', solved here independently by finite differences
+    # and eigh_tridiagonal (the solver uses an FFT operator and Arnoldi); agreement to the FD error ~1e-4
+    import scipy.linalg
+
+    ens = dg.GatedRNN(g_h=5.0, alpha_r=3.0, tau_r=0.0, beta_z=0.4)
+    sz = closed._params(ens)["sz0"]
+    sol = closed.solve(ens, t_max=60 / sz, dt=0.05)
+    lam = closed.lambda_max(sol)
+    n = sol["lags"].size
+    c_h, c_r = sol["c_h"], sol["c_r"]
+    dphi = _corr(lambda y: 1 / np.cosh(y) ** 2, c_h, c_h[0])
+    dsr = _corr(lambda y: 3.0 * np.exp(-3 * y) / (1 + np.exp(-3 * y)) ** 2, c_r, c_r[0])
+    V = 25.0 * (sol["c_sr"] + sol["c_phi"] * dsr) * dphi
+    V = np.r_[V[n // 2 :], V[: n // 2]]  # tau from -t_max to t_max
+    h = 0.05 * sz  # the step in the rescaled time sigma_z0 tau
+    e0 = scipy.linalg.eigh_tridiagonal(2 / h**2 - V, -np.ones(n - 1) / h**2,
+                                       select="i", select_range=(0, 0))[0][0]  # fmt: skip
+    print(f"lambda_max {lam:.6f} vs finite differences {sz * (-1 + math.sqrt(-e0)):.6f}")
+    assert lam == pytest.approx(sz * (-1 + math.sqrt(-e0)), rel=2e-3)
+
+
+def test_monte_carlo_agrees_with_the_closed_solver_at_alpha_z_0():
+    # the sampled iteration and the sampled two-replica lambda_max against the exact alpha_z = 0 solution:
+    # within 4 standard errors (batch means; fixed key)
+    ens = dg.GatedRNN(g_h=6.0, alpha_r=2.0, beta_z=-1.0)
+    opts = montecarlo.Options(n_samples=600, t_max=40.0, n_burn=10, n_average=50, n_tangent=60)
+    mc = dmft(ens, solver=MonteCarlo(options=opts), key=jax.random.PRNGKey(3))
+    ex = dmft(ens, solver=Closed(t_max=40.0))
+    print(f"Delta0 {mc.delta0:.4f} +- {mc.stderr['delta0']:.4f} vs {ex.delta0:.4f}; lambda_max "
+          f"{mc.lambda_max:.4f} +- {mc.stderr['lambda_max']:.4f} vs {ex.lambda_max:.4f}")  # fmt: skip
+    assert mc.status == "converged"
+    assert abs(mc.delta0 - ex.delta0) < 4 * mc.stderr["delta0"]
+    assert abs(mc.lambda_max - ex.lambda_max) < 4 * mc.stderr["lambda_max"]
+    n = min(mc.tau.size, ex.tau.size)
+    assert np.max(np.abs(mc.c_h[:n] - ex.c_h[:n]) / (4 * mc.stderr["c_h"][:n] + 1e-3 * ex.delta0)) < 1
+    # the equal-time law for the RMT code: sampled (h, z, r, a)
+    st = rmt.dmft_stats(mc)
+    assert st.values["h"].shape == (600,) and abs(float(np.var(st.values["h"])) / ex.delta0 - 1) < 0.2
 
 
 @pytest.mark.slow
@@ -83,3 +188,55 @@ def test_simulated_autocorrelation_matches_dmft():
     rms = math.sqrt(np.mean((sim - theory) ** 2)) / r.delta0
     print(f"C_h(0): simulated {sim[0]:.4f}, DMFT {r.delta0:.4f}; RMS gap / C_h(0) = {rms:.4f}")
     assert rms < 0.05
+
+
+# Gated theory against simulation (acceptance of the DMFT): beta_z = beta_r = 0, g_z = g_r = 1, dynamic
+# gates (tau_z = tau_r = 1), g_h = 6 (g_h sigma_r0 = 3: the vanilla limit at g = 3, whose finite-N
+# autocorrelation is stable across networks; see test_simulated_autocorrelation_matches_dmft).
+GATED_SETS = [(0.0, 0.0), (0.0, 3.0), (3.0, 0.0), (3.0, 3.0)]  # (alpha_z, alpha_r)
+
+
+def _simulated(ens, n, seeds, t_sim=400.0, dt=0.05, every=5):
+    """Per network: C_h(lag) averaged over units and time (no mean subtraction, <h> = 0), and the QR
+    lambda_max with its standard error, from the same relaxed state."""
+    out = []
+    for seed in seeds:
+        net = dg.sample(ens, n, key=jax.random.PRNGKey(10 * seed))
+        s0 = dg.relaxed_state(net, key=jax.random.PRNGKey(10 * seed + 1), steps=4000, dt=dt)
+        h = np.asarray(dg.simulate(net, s0, steps=round(t_sim / dt), dt=dt, save_every=every).states)[:, :n]
+        lags = np.arange(h.shape[0] // 4)
+        c = np.array([np.mean(h[: h.shape[0] - k] * h[k:]) for k in lags])
+        ly = dg.lyapunov_spectrum(net, key=jax.random.PRNGKey(10 * seed + 2), k=1, state0=s0, dt=dt,
+                                  t_burn=0.0, t_frame=200.0, t_obs=600.0)  # fmt: skip
+        out.append((lags * dt * every, c, float(ly.exponents[0]), float(ly.stderr[0])))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha_z, alpha_r", GATED_SETS)
+def test_gated_dmft_matches_simulation(alpha_z, alpha_r):
+    # N = 2000, three networks per set. C_h: RMS over tau in [0, 5 relaxation times] of (network mean -
+    # DMFT) / Delta0 < 5% (acceptance). lambda_max: DMFT against the mean QR estimate, within 10% or three
+    # combined standard errors (seed spread of the QR means and the Monte-Carlo error), whichever is larger.
+    ens = dg.GatedRNN(g_h=6.0, alpha_z=alpha_z, alpha_r=alpha_r)
+    r = dmft(ens, key=jax.random.PRNGKey(7))
+    assert r.status == "converged"
+    sims = _simulated(ens, 2000, seeds=range(3))
+    tau = sims[0][0]
+    sim = np.mean([s[1] for s in sims], axis=0)
+    window = tau <= 5 * r.relaxation_time
+    assert tau[-1] >= 5 * r.relaxation_time
+    theory = np.interp(tau[window], r.tau, r.c_h)
+    rms = math.sqrt(np.mean((sim[window] - theory) ** 2)) / r.delta0
+    lams = np.array([s[2] for s in sims])
+    lam_se = math.hypot(lams.std(ddof=1) / math.sqrt(len(lams)), r.stderr.get("lambda_max", 0.0))
+    gap = abs(r.lambda_max - lams.mean())
+    print(
+        f"\nalpha_z={alpha_z} alpha_r={alpha_r}: Delta0 DMFT {r.delta0:.4f} sim {sim[0]:.4f}; relaxation "
+        f"time {r.relaxation_time:.2f}; C_h RMS/Delta0 {rms:.4f}; lambda_max DMFT {r.lambda_max:.4f} "
+        f"(se {r.stderr.get('lambda_max', 0.0):.4f}) QR {lams.mean():.4f} (per network "
+        f"{', '.join(f'{s[2]:.4f}+-{s[3]:.4f}' for s in sims)}); gap {gap:.4f} = "
+        f"{gap / abs(lams.mean()):.3f} rel, {gap / lam_se:.2f} se"
+    )
+    assert rms < 0.05
+    assert gap <= max(0.10 * abs(lams.mean()), 3 * lam_se)

@@ -1,9 +1,10 @@
 """Mean-field theory of random (gated) RNNs at N -> infinity: the static fixed-point equations
 (:mod:`dynagate.meanfield.static`) and the dynamical mean field of the chaotic state
-(:mod:`dynagate.meanfield.dmft`: so far the SCS potential method with its lambda_max), and the sympy Landau
+(:mod:`dynagate.meanfield.dmft` with the solvers SCS, Closed (:mod:`.closed`) and MonteCarlo
+(:mod:`.montecarlo`), each with its two-replica lambda_max), and the sympy Landau
 expansion of the static equations with the tricritical line (:mod:`dynagate.meanfield.landau`)."""
 
-from .dmft import DMFTResult, dmft
+from .dmft import SCS, Closed, DMFTResult, MonteCarlo, dmft
 from .static import MAX_BRANCHES, Static, static, static_map
 
-__all__ = ["MAX_BRANCHES", "DMFTResult", "Static", "dmft", "static", "static_map"]
+__all__ = ["MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "MonteCarlo", "Static", "dmft", "static", "static_map"]

@@ -1,4 +1,11 @@
-r"""Dynamical mean-field theory of the chaotic state: the SCS potential method and the DMFT lambda_max.
+r"""Dynamical mean-field theory of the chaotic state: :func:`dmft` with three solvers, and the SCS method.
+
+**Solvers** (objects, chosen automatically unless given): :class:`SCS`, the potential method below
+(vanilla flow, and the gated RNN with alpha_z = alpha_r = 0 and no input); :class:`Closed`, the closed
+alpha_z = 0 equation with any reset gate and static input (:mod:`.closed`); :class:`MonteCarlo`, the
+sampled iteration for any alpha_z (:mod:`.montecarlo`). Each returns a :class:`DMFTResult` with a status
+("converged", "not_converged", "no_chaos") and a residual; the three agree where their domains overlap
+(tests/test_dmft.py).
 
 **Single-site process** (Sompolinsky, Crisanti & Sommers 1988). At N -> infinity each unit of the vanilla
 flow dh/dt = -h + J phi(h) obeys dh/dt = -h + eta, eta Gaussian with <eta(t) eta(t + tau)> = g^2 C_phi(tau).
@@ -41,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import jax
 import numpy as np
 import scipy.linalg
 import scipy.optimize
@@ -83,10 +91,15 @@ def _phi_prime(y):
 
 @dataclasses.dataclass(frozen=True)
 class DMFTResult:
-    """The stationary chaotic solution: Delta(tau) = C_h(tau) on ``tau`` >= 0 (time units of tau_h),
-    Delta0 = C_h(0), lambda_max (per unit time), the relaxation time, and a status: "converged", or
-    "no_chaos" (the only solution is the silent fixed point, Delta = 0; lambda_max is then the decay rate
-    of perturbations, -(1 - g_eff) for the linearised flow)."""
+    """The stationary chaotic solution: C_h(tau) (autocovariance of h about its mean) on ``tau`` >= 0
+    (time units of tau_h), Delta0 = C_h(0), lambda_max (per unit time), the relaxation time, and a status:
+    "converged", "not_converged" (see ``residual``), or "no_chaos" (the only solution is a fixed point;
+    lambda_max is then the decay rate of perturbations at it, e.g. -(1 - g) for the vanilla flow).
+
+    ``correlations``: other autocorrelations on ``tau`` (C_phi, C_r, C_z, C_sigma_r) where the solver
+    has them; ``stderr``: Monte-Carlo standard errors ("delta0", "lambda_max", "c_h"); ``statistics``:
+    the equal-time single-site law for :func:`dynagate.rmt.dmft_stats` ({"variances", "means"} for
+    Gaussian solutions, {"samples"} for sampled ones)."""
 
     tau: np.ndarray
     c_h: np.ndarray
@@ -97,10 +110,14 @@ class DMFTResult:
     status: str
     residual: float
     method: str
+    correlations: dict = dataclasses.field(default_factory=dict)
+    stderr: dict = dataclasses.field(default_factory=dict)
+    statistics: dict = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("delta0", "lambda_max", "relaxation_time", "decay_rate")}
-        return d | {"status": self.status, "residual": self.residual, "method": self.method}
+        d |= {"status": self.status, "residual": self.residual, "method": self.method}
+        return d | {f"{k}_se": float(v) for k, v in self.stderr.items() if np.ndim(v) == 0}
 
 
 def _effective(ensemble) -> tuple[float, float]:
@@ -176,7 +193,7 @@ def _ground_energy(g, tau, delta, d0, dt):
     return float(scipy.linalg.eigh_tridiagonal(diag, off, select="i", select_range=(0, 0))[0][0])
 
 
-def dmft(ensemble, *, tau_max: float = 60.0, dt: float = 0.01) -> DMFTResult:
+def _scs(ensemble, tau_max: float, dt: float) -> DMFTResult:
     """The SCS chaotic solution of the vanilla flow, or of the gated RNN with alpha_z = alpha_r = 0 (exactly
     the vanilla flow with gain g_h sigma_r0 and time scaled by sigma_z0). Times in units of tau_h."""
     g, scale = _effective(ensemble)
@@ -204,4 +221,156 @@ def dmft(ensemble, *, tau_max: float = 60.0, dt: float = 0.01) -> DMFTResult:
         status="converged",
         residual=residual,
         method="scs",
+        statistics=_gated_stats(ensemble, d0),
     )
+
+
+def _gated_stats(ensemble, d0, c_r0=None, c_z0=None, mean_h=0.0) -> dict:
+    """Equal-time Gaussian single-site law: h ~ N(mean_h, Delta0), independent r, z (gated)."""
+    var = {"h": d0}
+    if isinstance(ensemble, GatedRNN):
+        phi2 = _corr(lambda y: np.tanh(mean_h + y), np.array([d0]), d0)[0]  # <phi^2>
+        var |= {"r": c_r0 if c_r0 is not None else float(ensemble.g_r) ** 2 * phi2}
+        if not _is_zero(ensemble.alpha_z):
+            var |= {"z": c_z0 if c_z0 is not None else float(ensemble.g_z) ** 2 * phi2}
+    return {"variances": var, "means": {"h": mean_h}}
+
+
+def _curve_summary(tau, c):
+    """(relaxation time, asymptotic decay rate) of an autocovariance decaying to c(inf) = c[-1]: the
+    correlation time int (c - c_inf) / (c_0 - c_inf) and the log-slope where c - c_inf falls below 1e-2."""
+    x = c - c[-1]
+    if x[0] <= 0:
+        return 0.0, math.inf
+    corr_time = float(np.trapezoid(x, tau) / x[0])
+    i = np.flatnonzero(x < 1e-2 * x[0])
+    if i.size == 0 or i[0] + 20 >= x.size or x[i[0] + 20] <= 0:
+        return corr_time, float("nan")
+    j = i[0]
+    return corr_time, float(np.log(x[j] / x[j + 20]) / (tau[j + 20] - tau[j]))
+
+
+def _fixed_point_rate(ensemble) -> float:
+    """Decay rate of perturbations at the stable static fixed point: the rightmost edge of the Jacobian
+    spectrum at the static mean-field statistics (:mod:`dynagate.rmt`)."""
+    from .. import rmt
+
+    return float(rmt.rightmost(rmt.structure(ensemble, rmt.meanfield_stats(ensemble))))
+
+
+@dataclasses.dataclass(frozen=True)
+class SCS:
+    """The SCS potential method (module doc): exact to ~1e-10; vanilla flow, or gated with
+    alpha_z = alpha_r = 0 and no static input. ``dt``: RK4 and finite-difference step."""
+
+    tau_max: float = 60.0
+    dt: float = 0.01
+
+    def __call__(self, ensemble, key=None) -> DMFTResult:
+        return _scs(ensemble, self.tau_max, self.dt)
+
+
+@dataclasses.dataclass(frozen=True)
+class Closed:
+    """The closed alpha_z = 0 equation (:mod:`.closed`) on a periodic lag grid of period 2 t_max
+    (default 60 / sigma_z0) and step ``dt``; converged when the relative residual is below ``tol``."""
+
+    t_max: float | None = None
+    dt: float = 0.05
+    tol: float = 1e-10
+    max_iter: int = 400
+
+    def __call__(self, ensemble, key=None) -> DMFTResult:
+        from . import closed
+
+        _check_gated(ensemble, vanilla_ok=True)
+        if isinstance(ensemble, GatedRNN) and not _is_zero(ensemble.alpha_z):
+            raise InputError("dmft: the Closed solver needs alpha_z = 0 (use MonteCarlo)")
+        p = closed._params(ensemble)
+        t_max = self.t_max if self.t_max is not None else 60.0 / p["sz0"]
+        sol = closed.solve(ensemble, t_max=t_max, dt=self.dt, tol=self.tol, max_iter=self.max_iter)
+        return _from_grid(ensemble, sol, closed.lambda_max(sol), "closed", self.tol, sol["residual"])
+
+
+@dataclasses.dataclass(frozen=True)
+class MonteCarlo:
+    """The sampled iteration for any alpha_z (:mod:`.montecarlo`; settings in
+    :class:`~.montecarlo.Options`); standard errors by batch means; lambda_max by the sampled
+    two-replica tangent problem. ``lambda_max=False`` skips it (NaN)."""
+
+    options: object = None
+    lambda_max: bool = True
+
+    def __call__(self, ensemble, key=None) -> DMFTResult:
+        from . import closed, montecarlo
+
+        _check_gated(ensemble)
+        o = self.options or montecarlo.Options()
+        key = jax.random.PRNGKey(0) if key is None else key
+        init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=o.t_max, dt=o.dt, tol=1e-8)
+        if _is_static(init["c_h"]):
+            return _from_grid(ensemble, init, math.nan, "montecarlo", 1e-8, init["residual"])
+        k1, k2 = jax.random.split(key)
+        sol = montecarlo.solve(ensemble, key=k1, options=o, init=init)
+        lam, lam_se = (math.nan, math.nan)
+        if self.lambda_max:
+            lam, lam_se = montecarlo.lambda_max(sol, key=k2, options=o, lam0=closed.lambda_max(init))
+        res = _from_grid(ensemble, sol, lam, "montecarlo", math.inf, sol["drift"] / max(sol["drift_se"], 1e-300))
+        n = res.tau.size
+        stderr = {"delta0": sol["delta0_se"], "lambda_max": lam_se, "c_h": sol["c_h_se"][:n]}
+        status = "converged" if sol["converged"] else "not_converged"
+        return dataclasses.replace(res, stderr=stderr, status=status, statistics={"samples": sol["samples"]})
+
+
+def _check_gated(ensemble, vanilla_ok=False):
+    if vanilla_ok and isinstance(ensemble, VanillaRNN):
+        if ensemble.delta is not None:
+            raise InputError("dmft: the DMFT is for the flow (VanillaRNN with delta=None)")
+        return
+    if not isinstance(ensemble, GatedRNN):
+        raise InputError(f"dmft: this solver needs a GatedRNN ensemble, got {type(ensemble).__name__}")
+
+
+def _is_static(c_h) -> bool:
+    return bool(c_h[0] - np.min(c_h) <= 1e-6 * max(c_h[0], 1e-12))
+
+
+def _from_grid(ensemble, sol, lam, method, tol, residual) -> DMFTResult:
+    n = sol["lags"].size // 2 + 1
+    tau, c_h = sol["lags"][:n], np.asarray(sol["c_h"])[:n]
+    corr = {k: np.asarray(sol[k])[:n] for k in ("c_phi", "c_r", "c_z", "c_sr") if k in sol}
+    stats = _gated_stats(ensemble, float(c_h[0]), float(corr["c_r"][0]), float(corr["c_z"][0]),
+                         float(sol.get("mean_h", sol["params"]["mu_b"])))  # fmt: skip
+    if _is_static(c_h):
+        from .static import static
+
+        st = static(ensemble)
+        branch = int(np.flatnonzero(np.asarray(st.valid & st.stable))[-1])
+        d0 = float(st.delta_h[branch])
+        lam = _fixed_point_rate(ensemble)
+        return DMFTResult(tau, np.full_like(c_h, d0), d0, lam, 0.0, -lam, "no_chaos", 0.0, method, {},
+                          statistics=_gated_stats(ensemble, d0, mean_h=float(st.mean_h[branch])))  # fmt: skip
+    corr_time, kappa = _curve_summary(tau, c_h)
+    status = "converged" if residual < tol else "not_converged"
+    return DMFTResult(tau, c_h, float(c_h[0]), float(lam), corr_time, kappa, status, float(residual),
+                      method, corr, statistics=stats)  # fmt: skip
+
+
+def default_solver(ensemble):
+    """SCS where it applies, else Closed for alpha_z = 0, else MonteCarlo."""
+    _check_gated(ensemble, vanilla_ok=True)
+    e = ensemble
+    no_input = _is_zero(e.mu_b) and _is_zero(e.s_b)
+    if isinstance(e, VanillaRNN):
+        return SCS() if no_input else Closed()
+    if _is_zero(e.alpha_z) and _is_zero(e.alpha_r) and no_input:
+        return SCS()
+    return Closed() if _is_zero(e.alpha_z) else MonteCarlo()
+
+
+def dmft(ensemble, *, solver=None, key=None) -> DMFTResult:
+    """The stationary chaotic solution of ``ensemble`` (vanilla flow or gated RNN) by ``solver`` (an
+    :class:`SCS`, :class:`Closed` or :class:`MonteCarlo`; default :func:`default_solver`). ``key``: PRNG
+    key of the Monte-Carlo solver (default PRNGKey(0)). Times in units of tau_h, lambda_max per unit time."""
+    solver = default_solver(ensemble) if solver is None else solver
+    return solver(ensemble, key)
