@@ -196,3 +196,43 @@ def plot_lyapunov(result, axes=None, title: str | None = None, n_top: int = 5) -
     if title is not None:
         fig.suptitle(title)
     return fig
+
+
+def plot_dmft(result, simulated=None, ax=None, title: str | None = None) -> Figure:
+    """The DMFT autocorrelation C_h(tau) (with a +-2 standard-error band for sampled solutions) and,
+    if given, a simulated network's autocorrelation ``simulated = (lags, C_h)`` over it.
+
+    Args:
+        result: a :class:`dynagate.meanfield.DMFTResult`.
+        simulated: (lags, C_h) from :func:`dynagate.simulate.autocorrelation`, or ``None``.
+        ax: axes to draw on; ``None`` makes a new figure.
+        title: axes title (default: the DMFT numbers).
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
+    else:
+        fig = ax.get_figure()
+    t_end = 5 * result.relaxation_time if result.relaxation_time > 0 else result.tau[-1]
+    if simulated is not None:
+        t_end = max(t_end, min(simulated[0][-1], 8 * max(result.relaxation_time, 1.0)))
+    keep = result.tau <= t_end
+    ax.plot(result.tau[keep], result.c_h[keep], color="C0", lw=2, label=f"DMFT ({result.method})")
+    se = result.stderr.get("c_h")
+    if se is not None:
+        lo, hi = result.c_h - 2 * se[: result.c_h.size], result.c_h + 2 * se[: result.c_h.size]
+        ax.fill_between(result.tau[keep], lo[keep], hi[keep], color="C0", alpha=0.25, lw=0,
+                        label="± 2 standard errors")  # fmt: skip
+    if simulated is not None:
+        lags, c = simulated
+        k = lags <= t_end
+        ax.plot(lags[k], c[k], color="C1", lw=1.2, ls="--", label="simulated network")
+    ax.axvline(result.relaxation_time, color="0.5", lw=0.8, ls=":", label="relaxation time")
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set_xlabel("lag τ [time units τ_h]")
+    ax.set_ylabel("autocorrelation C_h(τ)")
+    lam = f"{result.lambda_max:.4g}"
+    if "lambda_max" in result.stderr and np.isfinite(result.stderr["lambda_max"]):
+        lam += f" ± {result.stderr['lambda_max']:.2g}"
+    ax.set_title(title or f"Δ0 = {result.delta0:.4g}, λ_max = {lam} per unit time, {result.status}")
+    ax.legend(loc="best", fontsize="small", framealpha=0.85)
+    return fig

@@ -198,3 +198,21 @@ def _check_finite(traj: Trajectory) -> None:
             f"trajectory became non-finite at saved step {k} (t = {float(traj.t[k]):g} {traj.units}); "
             "the dynamics diverged: reduce dt or check the parameters"
         )
+
+
+def autocorrelation(system: System, state0, *, t_obs: float, dt: float = 0.05, every: int = 5,
+                    max_lag: float | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """C_h(tau) = <h_i(t) h_i(t + tau)> of a flow network, averaged over units and over ``t_obs`` time units
+    from ``state0`` (start from a relaxed state), on lags 0, every*dt, ... up to ``max_lag`` (default
+    t_obs / 4). No time mean is subtracted: in the random ensembles <h> is the bias mean, and a mean over a
+    finite window would bias C_h down by about 2 x correlation time / t_obs. Returns (lags, C_h)."""
+    if not system.is_flow:
+        raise InputError("autocorrelation is for flows (continuous-time networks)")
+    check_param("autocorrelation", "t_obs", t_obs, positive=True)
+    n = system.Jh.shape[0] if hasattr(system, "Jh") else system.n_state  # gated: h is the first block
+    h = np.asarray(simulate(system, state0, steps=round(t_obs / dt), dt=dt, save_every=every).states)[:, :n]
+    n_lag = int((t_obs / 4 if max_lag is None else max_lag) / (dt * every)) + 1
+    if n_lag >= h.shape[0]:
+        raise InputError(f"max_lag must be below t_obs = {t_obs}")
+    c = np.array([np.mean(h[: h.shape[0] - k] * h[k:]) for k in range(n_lag)])
+    return np.arange(n_lag) * dt * every, c

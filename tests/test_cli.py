@@ -436,3 +436,41 @@ def test_lyapunov_user_errors_are_one_line(argv, message, tmp_path, capsys):
     code = main(["lyapunov", "gru", "--n", "10", *argv, "--out", str(out)])
     assert_one_line_error(code, capsys, message)
     assert not out.exists()
+
+
+def test_dmft_vanilla_published_values(tmp_path, capsys):
+    # THEORY.md 10: SCS at g = 5, Delta0 = 16.964, lambda_max = 0.434 (0.5%)
+    out = run_json(capsys, ["dmft", "vanilla", "--set", "g=5", "--out", str(tmp_path), "--json"])
+    assert out["method"] == "scs" and out["status"] == "converged"
+    assert out["delta0"] == pytest.approx(16.964, rel=5e-3)
+    assert out["lambda_max"] == pytest.approx(0.434, rel=5e-3)
+    ds = load_dataset(tmp_path / "dmft.nc")
+    assert ds.attrs["delta0"] == out["delta0"] and ds["c_h"].values[0] == pytest.approx(out["delta0"])
+    assert (tmp_path / "dmft.png").stat().st_size > 10_000
+
+
+def test_dmft_gated_with_simulation(tmp_path, capsys):
+    # the closed alpha_z = 0 solver with a small simulated network drawn over it: the JSON carries the
+    # theory numbers and the simulated C_h(0); at N = 300 the gap is finite-N (checked in the slow tests)
+    argv = ["dmft", "gated", "--set", "g_h=6", "--set", "alpha_r=3", "--simulate", "--n", "300",
+            "--t-sim", "100", "--out", str(tmp_path), "--json"]  # fmt: skip
+    out = run_json(capsys, argv)
+    assert out["method"] == "closed" and out["status"] == "converged"
+    assert {"delta0", "lambda_max", "relaxation_time", "status", "simulated_delta0", "rms_gap"} <= set(out)
+    assert out["simulated_delta0"] == pytest.approx(out["delta0"], rel=0.25)
+    ds = load_dataset(tmp_path / "dmft.nc")
+    assert ds["c_h_simulated"].values[0] == pytest.approx(out["simulated_delta0"])
+    assert "c_r" in ds and ds["tau"].attrs["units"] == "time units τ_h"
+
+
+def test_dmft_no_chaos_and_bad_input(tmp_path, capsys):
+    out = run_json(capsys, ["dmft", "gated", "--set", "g_h=1.5", "--out", str(tmp_path), "--json"])
+    assert out["status"] == "no_chaos" and out["delta0"] == 0.0 and out["lambda_max"] < 0
+    for argv, message in (
+        (["dmft", "lstm"], "VanillaRNN or GatedRNN"),
+        (["dmft", "gated", "--set", "alpha_z=2", "--solver", "closed"], "alpha_z = 0"),
+        (["dmft", "gated", "--samples", "0"], "--samples"),
+    ):
+        assert main([*argv, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1

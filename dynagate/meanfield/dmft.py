@@ -328,7 +328,8 @@ def _check_gated(ensemble, vanilla_ok=False):
             raise InputError("dmft: the DMFT is for the flow (VanillaRNN with delta=None)")
         return
     if not isinstance(ensemble, GatedRNN):
-        raise InputError(f"dmft: this solver needs a GatedRNN ensemble, got {type(ensemble).__name__}")
+        what = "a VanillaRNN or GatedRNN" if vanilla_ok else "a GatedRNN"
+        raise InputError(f"dmft: this solver needs {what} ensemble, got {type(ensemble).__name__}")
 
 
 def _is_static(c_h) -> bool:
