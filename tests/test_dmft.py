@@ -26,6 +26,17 @@ def test_vanilla_delta0_and_lambda_max_match_published_values(g):
     assert r.lambda_max == pytest.approx(lam, rel=5e-3)
 
 
+def test_lambda_max_and_relaxation_near_the_transition():
+    # lambda_max = sqrt(1 + 3 kappa^2) - 1 as g -> 1+ (dmft module doc: the Poeschl-Teller ground state of
+    # the fluctuation operator of Delta = Delta0 sech(kappa tau)); corrections O(g - 1): observed ratio
+    # 1.0012 at g = 1.02, 1.0065 at g = 1.05 (before the box grew with 1/kappa, g = 1.02 gave lambda < 0)
+    for g, tol in ((1.02, 0.003), (1.05, 0.012)):
+        r = dmft(dg.VanillaRNN(g=g))
+        assert r.lambda_max == pytest.approx(math.sqrt(1 + 3 * r.decay_rate**2) - 1, rel=tol)
+        # the correlation time of the sech, pi / (2 kappa), to O(g - 1)
+        assert r.relaxation_time == pytest.approx(math.pi / (2 * r.decay_rate), rel=10 * (g - 1))
+
+
 def test_trajectory_conserves_the_particle_energy():
     # 1/2 Delta'^2 + V(Delta) = V(Delta0), V = -Delta^2/2 + g^2 C_Phi(Delta; Delta0): checked with a
     # finite-difference Delta' on the returned curve (independent of the RK4 stepping), to O(h^2), h = 0.1.
