@@ -123,11 +123,13 @@ class DMFTResult:
     method: str
     correlations: dict = dataclasses.field(default_factory=dict)
     stderr: dict = dataclasses.field(default_factory=dict)
+    message: str = ""
     statistics: dict = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("delta0", "lambda_max", "relaxation_time", "decay_rate")}
         d |= {"status": self.status, "residual": self.residual, "method": self.method}
+        d |= {"message": self.message} if self.message else {}
         return d | {f"{k}_se": float(v) for k, v in self.stderr.items() if np.ndim(v) == 0}
 
 
@@ -322,7 +324,8 @@ class MonteCarlo:
         _check_gated(ensemble)
         o = self.options or montecarlo.Options()
         key = jax.random.PRNGKey(0) if key is None else key
-        init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=o.t_max, dt=o.dt, tol=1e-8)
+        t_max = montecarlo.default_t_max(o, closed._params(ensemble))
+        init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=t_max, dt=o.dt, tol=1e-8)
         if _is_static(init["c_h"]):
             return _from_grid(ensemble, init, math.nan, "montecarlo", 1e-8, init["residual"])
         k1, k2 = jax.random.split(key)
@@ -333,8 +336,11 @@ class MonteCarlo:
         res = _from_grid(ensemble, sol, lam, "montecarlo", math.inf, sol["drift"] / max(sol["drift_se"], 1e-300))
         n = res.tau.size
         stderr = {"delta0": sol["delta0_se"], "lambda_max": lam_se, "c_h": sol["c_h_se"][:n]}
-        status = "converged" if sol["converged"] else "not_converged"
-        return dataclasses.replace(res, stderr=stderr, status=status, statistics={"samples": sol["samples"]})
+        if not sol["converged"]:
+            msg = (f"Delta0 still drifts: {sol['drift']:.3g} between the halves of the averaging window "
+                   f"against a standard error {sol['drift_se']:.3g}; raise n_burn")
+            res = dataclasses.replace(res, status="not_converged", message=res.message or msg)
+        return dataclasses.replace(res, stderr=stderr, statistics={"samples": sol["samples"]})
 
 
 def _check_gated(ensemble, vanilla_ok=False):
@@ -367,9 +373,15 @@ def _from_grid(ensemble, sol, lam, method, tol, residual) -> DMFTResult:
         return DMFTResult(tau, np.full_like(c_h, d0), d0, lam, 0.0, -lam, "no_chaos", 0.0, method, {},
                           statistics=_gated_stats(ensemble, d0, mean_h=float(st.mean_h[branch])))  # fmt: skip
     corr_time, kappa = _curve_summary(tau, c_h)
-    status = "converged" if residual < tol else "not_converged"
+    status, message = ("converged", "") if residual < tol else ("not_converged", "residual above tolerance")
+    # the periodic grid assumes C_h has settled by t_max: its second half must be flat
+    half = c_h[c_h.size // 2]
+    if abs(half - c_h[-1]) > 0.1 * abs(c_h[0] - c_h[-1]):
+        status = "not_converged"
+        message = (f"C_h has not decayed by t_max = {tau[-1]:g} (C_h(t_max/2) = {half:.3g}, C_h(t_max) = "
+                   f"{c_h[-1]:.3g}, C_h(0) = {c_h[0]:.3g}); raise t_max")
     return DMFTResult(tau, c_h, float(c_h[0]), float(lam), corr_time, kappa, status, float(residual),
-                      method, corr, statistics=stats)  # fmt: skip
+                      method, corr, statistics=stats, message=message)  # fmt: skip
 
 
 def default_solver(ensemble):

@@ -132,11 +132,11 @@ def _batch_se(x, n_batches: int = 5) -> float:
 @dataclasses.dataclass(frozen=True)
 class Options:
     """Monte-Carlo settings: ``n_samples`` paths per iteration on a periodic grid of period 2 ``t_max``
-    (time units of tau_h) and step ``dt``; ``n_burn`` iterations discarded, ``n_average`` averaged; the
+    (time units of tau_h; default 60 / sigma_z0 with sigma_z0 = 1 / (1 + e^beta_z)) and step ``dt``; ``n_burn`` iterations discarded, ``n_average`` averaged; the
     tangent problem uses ``n_tangent`` power steps after as many warm-up steps."""
 
     n_samples: int = 1000
-    t_max: float = 60.0
+    t_max: float | None = None
     dt: float = 0.05
     damping: float = 1.0
     n_burn: int = 30
@@ -144,14 +144,19 @@ class Options:
     n_tangent: int = 100
 
 
+def default_t_max(o: Options, p: dict) -> float:
+    return o.t_max if o.t_max is not None else 60.0 / p["sz0"]
+
+
 def solve(ensemble, *, key, options: Options = Options(), init: dict | None = None, progress=None) -> dict:
     """The stationary single-site statistics by the sampled iteration (module doc). ``init``: a
     :func:`.closed.solve` result to start from (default: the alpha_z = 0 solution of the same ensemble)."""
     o = options
     p = closed._params(ensemble)
+    t_max = default_t_max(o, p)
     if init is None:
-        init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=o.t_max, dt=o.dt, tol=1e-8)
-    lags, omega = closed.lag_grid(o.t_max, o.dt)
+        init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=t_max, dt=o.dt, tol=1e-8)
+    lags, omega = closed.lag_grid(t_max, o.dt)
     if init["lags"].shape != lags.shape:
         raise ValueError("init was solved on a different lag grid")
     om = jnp.asarray(omega)
