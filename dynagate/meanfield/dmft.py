@@ -244,13 +244,14 @@ def _scs(ensemble, tau_max: float, dt: float) -> DMFTResult:
 
 def _gated_stats(ensemble, d0, c_r0=None, c_z0=None, mean_h=0.0) -> dict:
     """Equal-time Gaussian single-site law: h ~ N(mean_h, Delta0), independent r, z (gated)."""
-    var = {"h": d0}
+    var, sharp = {"h": d0}, {}
     if isinstance(ensemble, GatedRNN):
+        sharp = {"r": abs(float(ensemble.alpha_r)), "z": abs(float(ensemble.alpha_z))}
         phi2 = _corr(lambda y: np.tanh(mean_h + y), np.array([d0]), d0)[0]  # <phi^2>
         var |= {"r": c_r0 if c_r0 is not None else float(ensemble.g_r) ** 2 * phi2}
         if not _is_zero(ensemble.alpha_z):
             var |= {"z": c_z0 if c_z0 is not None else float(ensemble.g_z) ** 2 * phi2}
-    return {"variances": var, "means": {"h": mean_h}}
+    return {"variances": var, "means": {"h": mean_h}, "sharpness": sharp}
 
 
 def _curve_summary(tau, c):
