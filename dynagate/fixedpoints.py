@@ -1,0 +1,310 @@
+r"""Fixed points of networks and user systems: batched search, Newton polish, deduplication, stability.
+
+A fixed point solves F(s) = 0 with F = rhs (flows) or F = rhs - s (maps), under a constant input ``x``.
+
+1. **Seeds.** Half are random draws (around ``state0``, scale ``scale``, or uniform in ``box``), half are
+   the end points of short trajectories from such draws (they start near slow regions of phase space).
+2. **Descent.** Every seed takes ``n_descent`` Adam steps on q(s) = |F(s)|^2 / 2, all seeds at once under
+   ``jax.vmap`` (the slow-point finder's objective; Sussillo & Barak 2013).
+3. **Newton polish.** Damped Newton s <- s - a J_F^{-1} F with the best a in {1, 1/2, ..., 1/64} (by
+   |F|), ``n_newton`` steps, all seeds at once; a seed has *converged* when max|F| < ``tol`` (1e-10 in
+   float64 by default). Seeds that do not converge are counted, never raised.
+4. **Deduplication.** Two converged points are the same when max|s - s'| < ``dedup`` (1 + max|s|)
+   (default 1e-6: Newton has converged far below it, distinct fixed points are far above it), by a
+   KD-tree and union-find.
+5. **Stability** from the eigenvalues of the system's Jacobian d rhs / d s at each point: flows are
+   unstable along eigenvalues with Re > 0, maps along |lambda| > 1; the *index* is their number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.spatial
+
+from .errors import InputError, check_param, check_size, check_vector
+from .models.base import System
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedPoints:
+    """Distinct fixed points found from ``n_seeds`` seeds.
+
+    Attributes:
+        points: (k, n) the fixed points (float64 when enabled).
+        residuals: (k,) max|F| at each point.
+        eigenvalues: (k, n) complex eigenvalues of the Jacobian d rhs / d s, largest real part
+            (flows) or modulus (maps) first.
+        index: (k,) number of unstable directions; ``stable`` is index == 0.
+        n_seeds, n_converged: seeds started and seeds whose polish reached ``tol``.
+        is_flow: whether the system is a flow.
+    """
+
+    points: np.ndarray
+    residuals: np.ndarray
+    eigenvalues: np.ndarray
+    index: np.ndarray
+    n_seeds: int
+    n_converged: int
+    is_flow: bool
+
+    @property
+    def count(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def stable(self) -> np.ndarray:
+        return self.index == 0
+
+    @property
+    def n_stable(self) -> int:
+        return int(np.sum(self.stable))
+
+    @property
+    def failure_rate(self) -> float:
+        """Fraction of seeds whose Newton polish did not reach the tolerance."""
+        return 1.0 - self.n_converged / self.n_seeds
+
+    @property
+    def max_residual(self) -> float:
+        return float(np.max(self.residuals)) if self.count else 0.0
+
+
+def _residual_fn(system: System, x):
+    if system.is_flow:
+        return lambda s: system.rhs(s, x)
+    return lambda s: system.rhs(s, x) - s
+
+
+def _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x):
+    k_rand, k_traj = jax.random.split(key)
+    n_rand = n_seeds - n_seeds // 2
+    if box is not None:
+        lo, hi = box
+        draw = lambda k, m: jax.random.uniform(k, (m, n_state), minval=lo, maxval=hi)  # noqa: E731
+    else:
+        center = jnp.zeros(n_state) if state0 is None else state0
+        draw = lambda k, m: center + scale * jax.random.normal(k, (m, n_state))  # noqa: E731
+    rand = draw(k_rand, n_rand)
+    starts = draw(k_traj, n_seeds // 2)
+    if n_seeds // 2 == 0:
+        return rand
+    ends = _ends(system, x, starts, dt, traj_steps)
+    ends = jnp.where(jnp.all(jnp.isfinite(ends), axis=1, keepdims=True), ends, starts)
+    return jnp.concatenate([rand, ends])
+
+
+@functools.partial(jax.jit, static_argnames="steps")
+def _ends(system, x, starts, dt, steps):
+    from .simulate import RK4, step_function
+
+    step = step_function(system, RK4(), dt)
+    return jax.vmap(lambda s: jax.lax.fori_loop(0, steps, lambda _, s: step(s, x), s))(starts)
+
+
+@functools.partial(jax.jit, static_argnames=("n_descent", "n_newton"))
+def _polish(system, x, seeds, lr, n_descent, n_newton):
+    F = _residual_fn(system, x)
+    eye = 0.0 if system.is_flow else jnp.eye(seeds.shape[1])
+    s = _descent(F, seeds, n_descent, lr) if n_descent else seeds
+    return _newton(F, lambda s: system.jac(s, x) - eye, s, n_newton)
+
+
+def _descent(F, seeds, n_steps, lr):
+    q = lambda s: 0.5 * jnp.sum(F(s) ** 2)  # noqa: E731
+    grad = jax.grad(q)
+
+    def one(s):
+        def step(carry, t):
+            s, m, v = carry
+            g = grad(s)
+            g = jnp.where(jnp.isfinite(g), g, 0.0)
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g**2
+            mh, vh = m / (1 - 0.9 ** (t + 1)), v / (1 - 0.999 ** (t + 1))
+            return (s - lr * mh / (jnp.sqrt(vh) + 1e-12), m, v), None
+
+        z = jnp.zeros_like(s)
+        (s, _, _), _ = jax.lax.scan(step, (s, z, z), jnp.arange(n_steps))
+        return s
+
+    return jax.vmap(one)(seeds)
+
+
+_DAMPING = 2.0 ** -jnp.arange(7)  # trial Newton step lengths 1 .. 1/64
+
+
+def _newton(F, J, seeds, n_steps):
+    def norm(s):
+        f = F(s)
+        return jnp.where(jnp.all(jnp.isfinite(f)), jnp.max(jnp.abs(f)), jnp.inf)
+
+    def one(s):
+        def step(s, _):
+            d = jnp.linalg.solve(J(s), F(s))
+            trials = s[None, :] - _DAMPING[:, None] * d[None, :]
+            r = jax.vmap(norm)(trials)
+            best = jnp.argmin(r)
+            ok = jnp.isfinite(r[best]) & (r[best] < norm(s)) & jnp.all(jnp.isfinite(d))
+            return jnp.where(ok, trials[best], s), None
+
+        s, _ = jax.lax.scan(step, s, None, length=n_steps)
+        return s, norm(s)
+
+    return jax.vmap(one)(seeds)
+
+
+def _dedup(points: np.ndarray, rel: float) -> np.ndarray:
+    """Indices of one representative per cluster of points closer than rel (1 + max|s|) (max norm)."""
+    if points.shape[0] == 0:
+        return np.zeros(0, int)
+    r = rel * (1.0 + np.max(np.abs(points)))
+    pairs = scipy.spatial.cKDTree(points).query_pairs(r, p=np.inf, output_type="ndarray")
+    parent = np.arange(points.shape[0])
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    roots = np.array([root(i) for i in range(points.shape[0])])
+    return np.unique(roots)
+
+
+def find_fixed_points(
+    system: System,
+    *,
+    key,
+    n_seeds: int = 256,
+    x=None,
+    state0=None,
+    scale: float = 1.0,
+    box=None,
+    n_descent: int = 300,
+    lr: float = 0.05,
+    n_newton: int = 40,
+    tol: float | None = None,
+    dedup: float = 1e-6,
+    traj_steps: int = 200,
+    dt: float = 0.05,
+    batch: int = 4096,
+) -> FixedPoints:
+    """Fixed points of ``system`` (a dynagate network under the constant input ``x``, or a ``Map``/``Flow``).
+
+    Args:
+        key: PRNG key for the seeds.
+        n_seeds: number of seeds (half random, half trajectory end points; module doc).
+        state0, scale: seeds are drawn N(state0, scale^2) per coordinate (state0 default 0) ...
+        box: ... or uniformly in ``box = (lo, hi)`` (scalars or arrays of the state's length).
+        n_descent, lr: Adam steps on |F|^2 / 2 and their step size (0 skips the descent).
+        n_newton: damped Newton steps; ``tol``: convergence threshold on max|F| (default 1e-10 in float64,
+            1e-5 in float32).
+        dedup: relative tolerance for merging converged points.
+        traj_steps, dt: length of the seeding trajectories (steps; RK4 step ``dt`` for flows).
+        batch: seeds per compiled batch (bounds memory).
+    """
+    if not isinstance(system, System):
+        raise InputError(f"expected a dynagate system (network, Map or Flow), got {type(system).__name__}")
+    n_seeds = check_size("find_fixed_points", "n_seeds", n_seeds)
+    for name, v in (("n_descent", n_descent), ("n_newton", n_newton), ("traj_steps", traj_steps)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise InputError(f"find_fixed_points: {name} must be a non-negative integer, got {v!r}")
+    check_param("find_fixed_points", "scale", scale, positive=True)
+    check_param("find_fixed_points", "dedup", dedup, positive=True)
+    n_state = system.n_state
+    if state0 is not None:
+        state0 = check_vector("state0", state0, n_state)
+        n_state = state0.shape[0]
+    if box is not None:
+        try:
+            lo, hi = (jnp.asarray(b, float) for b in box)
+        except (TypeError, ValueError) as e:
+            raise InputError("box must be a pair (lo, hi)") from e
+        if n_state is None:
+            n_state = max(lo.size, hi.size) if max(lo.size, hi.size) > 1 else None
+        if not bool(jnp.all(hi > lo)):
+            raise InputError("box: every upper bound must exceed its lower bound")
+        box = (lo, hi)
+    if n_state is None:
+        raise InputError("a user Map/Flow needs state0 or an array box (its dimension is not known otherwise)")
+    if tol is None:
+        tol = 1e-10 if jax.config.jax_enable_x64 else 1e-5
+    seeds = _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x)
+    pts, res = [], []
+    for i in range(0, n_seeds, batch):
+        p, r = _polish(system, x, seeds[i : i + batch], lr, n_descent, n_newton)
+        pts.append(np.asarray(p))
+        res.append(np.asarray(r))
+    pts, res = np.concatenate(pts), np.concatenate(res)
+    ok = np.isfinite(res) & (res < tol)
+    conv = pts[ok]
+    keep = _dedup(conv, dedup)
+    points, residuals = conv[keep], res[ok][keep]
+    if points.shape[0]:
+        jac = np.asarray(jax.vmap(lambda s: system.jac(s, x))(jnp.asarray(points)))
+        eig = np.linalg.eigvals(jac)
+    else:
+        eig = np.zeros((0, n_state), complex)
+    key_ = eig.real if system.is_flow else np.abs(eig)
+    eig = np.take_along_axis(eig, np.argsort(-key_, axis=1), axis=1)
+    unstable = (eig.real > 0) if system.is_flow else (np.abs(eig) > 1)
+    order = np.lexsort(points.T[::-1]) if points.shape[0] else np.zeros(0, int)
+    return FixedPoints(
+        points=points[order],
+        residuals=residuals[order],
+        eigenvalues=eig[order],
+        index=unstable.sum(axis=1)[order],
+        n_seeds=n_seeds,
+        n_converged=int(ok.sum()),
+        is_flow=system.is_flow,
+    )
+
+
+def count_fixed_points(ensemble, sizes, *, key, n_networks: int = 20, x=None, **kwargs) -> dict:
+    """Fixed-point counts over ``n_networks`` realisations at each size in ``sizes``.
+
+    Network i at size n is ``sample(ensemble, n, key=fold_in(fold_in(key, n), i))``. Returns a dict with
+    ``sizes``, ``mean`` and ``stderr`` of the count, ``counts`` (n_sizes, n_networks), ``failure_rate``
+    (mean over networks), the indices (a list per size of all fixed points' indices), and the fitted growth
+    rate ``rate`` ± ``rate_stderr`` of log(mean count) in N (weighted least squares, weights from the
+    delta-method errors of log means). Other keyword arguments go to :func:`find_fixed_points`.
+    """
+    from .models.base import sample
+
+    n_networks = check_size("count_fixed_points", "n_networks", n_networks)
+    sizes = [check_size("count_fixed_points", "size", int(n)) for n in sizes]
+    counts = np.zeros((len(sizes), n_networks), int)
+    fail = np.zeros((len(sizes), n_networks))
+    indices = []
+    for a, n in enumerate(sizes):
+        idx = []
+        for i in range(n_networks):
+            k = jax.random.fold_in(jax.random.fold_in(key, n), i)
+            k_net, k_fp = jax.random.split(k)
+            fp = find_fixed_points(sample(ensemble, n, key=k_net), key=k_fp, x=x, **kwargs)
+            counts[a, i], fail[a, i] = fp.count, fp.failure_rate
+            idx.extend(fp.index.tolist())
+        indices.append(np.array(idx, int))
+    mean = counts.mean(axis=1)
+    se = counts.std(axis=1, ddof=1) / math.sqrt(n_networks) if n_networks > 1 else np.full(len(sizes), np.nan)
+    rate = rate_se = math.nan
+    if len(sizes) >= 2 and np.all(mean > 0):
+        y = np.log(mean)
+        sy = np.where(se > 0, se / mean, np.nanmax(se / mean) if np.any(se > 0) else 1.0)
+        w = 1.0 / sy**2
+        X = np.stack([np.ones(len(sizes)), np.asarray(sizes, float)], axis=1)
+        cov = np.linalg.inv(X.T @ (w[:, None] * X))
+        beta = cov @ X.T @ (w * y)
+        rate, rate_se = float(beta[1]), float(math.sqrt(cov[1, 1]))
+    return {"sizes": np.asarray(sizes), "mean": mean, "stderr": se, "counts": counts,
+            "failure_rate": fail.mean(axis=1), "indices": indices, "rate": rate, "rate_stderr": rate_se}  # fmt: skip
