@@ -48,7 +48,9 @@ def scipy_static(g_h, alpha_r):
     """Baseline: Delta_h of the largest root by adaptive quadrature and a scan + brentq."""
 
     def avg(f, d):
-        return scipy.integrate.quad(lambda x: f(math.sqrt(d) * x) * math.exp(-x * x / 2), -10, 10)[0] / math.sqrt(2 * math.pi)
+        return scipy.integrate.quad(lambda x: f(math.sqrt(d) * x) * math.exp(-x * x / 2), -10, 10)[
+            0
+        ] / math.sqrt(2 * math.pi)
 
     def g(d):
         phi2 = avg(lambda y: math.tanh(y) ** 2, d)
@@ -57,7 +59,9 @@ def scipy_static(g_h, alpha_r):
 
     grid = np.linspace(1e-6, g_h**2, 400)
     vals = [g(d) for d in grid]
-    roots = [scipy.optimize.brentq(g, a, b) for a, b, fa, fb in zip(grid, grid[1:], vals, vals[1:]) if fa * fb < 0]
+    roots = [
+        scipy.optimize.brentq(g, a, b) for a, b, fa, fb in zip(grid, grid[1:], vals, vals[1:]) if fa * fb < 0
+    ]
     return max(roots, default=0.0)
 
 
@@ -78,8 +82,11 @@ def main():
     t0 = time.perf_counter()
     base = scipy_static(3.0, 5.0)
     t_b = time.perf_counter() - t0
-    print(f"(1) static, one point: {1e3 * t1:.1f} ms (compile {t_c:.1f} s); Delta_h = {float(np.nanmax(d)):.8f}; "
-          f"scipy baseline {1e3 * t_b:.0f} ms (Delta_h = {base:.8f}): {t_b / t1:.0f}x")
+    print(
+        f"(1) static, one point: {1e3 * t1:.1f} ms (compile {t_c:.1f} s); "
+        f"Delta_h = {float(np.nanmax(d)):.8f}; "
+        f"scipy baseline {1e3 * t_b:.0f} ms (Delta_h = {base:.8f}): {t_b / t1:.0f}x"
+    )
     ar, gh = np.meshgrid(np.linspace(0, 10, side), np.linspace(0.5, 4, side))
     grid = jax.jit(jax.vmap(lambda g, r: static(dg.GatedRNN(g_h=g, alpha_r=r)).delta_h))
     x, y = jnp.asarray(gh.ravel()), jnp.asarray(ar.ravel())
@@ -87,19 +94,25 @@ def main():
     jax.block_until_ready(grid(x, y))
     t_c = time.perf_counter() - t0
     _, t_g = timed(lambda: grid(x, y), a.repeats)
-    print(f"    {side} x {side} grid: {t_g:.2f} s (compile {t_c:.1f} s), {1e3 * t_g / side**2:.2f} ms per point")
+    print(
+        f"    {side} x {side} grid: {t_g:.2f} s (compile {t_c:.1f} s), {1e3 * t_g / side**2:.2f} ms per point"
+    )
 
     # (2) closed alpha_z = 0
     ens = dg.GatedRNN(g_h=6.0, alpha_r=3.0)
     Closed()(ens)  # compile
     r, t2 = timed(lambda: Closed()(ens), a.repeats)
-    print(f"(2) closed, g_h 6, alpha_r 3: {t2:.2f} s; Delta0 {r.delta0:.6f}, lambda_max {r.lambda_max:.6f}, "
-          f"{r.status}, residual {r.residual:.1e}")
+    print(
+        f"(2) closed, g_h 6, alpha_r 3: {t2:.2f} s; Delta0 {r.delta0:.6f}, lambda_max {r.lambda_max:.6f}, "
+        f"{r.status}, residual {r.residual:.1e}"
+    )
     van = dg.GatedRNN(g_h=6.0)
     s, t_s = timed(lambda: SCS()(van), a.repeats)
     c, t_cl = timed(lambda: Closed()(van), a.repeats)
-    print(f"    alpha_r = 0 side by side: SCS {t_s:.2f} s (Delta0 {s.delta0:.8f}, lambda {s.lambda_max:.6f}), "
-          f"closed {t_cl:.2f} s (Delta0 {c.delta0:.8f}, lambda {c.lambda_max:.6f}): ratio {t_cl / t_s:.2f}")
+    print(
+        f"    alpha_r = 0 side by side: SCS {t_s:.2f} s (Delta0 {s.delta0:.8f}, lambda {s.lambda_max:.6f}), "
+        f"closed {t_cl:.2f} s (Delta0 {c.delta0:.8f}, lambda {c.lambda_max:.6f}): ratio {t_cl / t_s:.2f}"
+    )
 
     # (3) Monte Carlo
     opts = Options(n_burn=10, n_average=30, n_tangent=30) if a.quick else Options()
@@ -108,12 +121,16 @@ def main():
     m = MonteCarlo(opts)(ens, jax.random.PRNGKey(0))
     t3 = time.perf_counter() - t0
     c, t_c = timed(lambda: Closed()(ens.replace(alpha_z=0.0)), 1)
-    print(f"(3) Monte Carlo, g_h 6, alpha_z 3, alpha_r 3, beta_z -2 ({opts.n_samples} paths, {opts.n_burn} + "
-          f"{opts.n_average} iterations, {opts.n_tangent} tangent steps): {t3:.1f} s incl. compilation; "
-          f"Delta0 {m.delta0:.4f} +- {m.stderr['delta0']:.4f}, lambda_max {m.lambda_max:.4f} +- "
-          f"{m.stderr['lambda_max']:.4f}, {m.status}")
-    print(f"    baseline closed at alpha_z = 0: {t_c:.2f} s (Delta0 {c.delta0:.4f}, lambda_max "
-          f"{c.lambda_max:.4f}): ratio {t3 / t_c:.0f}")
+    print(
+        f"(3) Monte Carlo, g_h 6, alpha_z 3, alpha_r 3, beta_z -2 ({opts.n_samples} paths, {opts.n_burn} + "
+        f"{opts.n_average} iterations, {opts.n_tangent} tangent steps): {t3:.1f} s incl. compilation; "
+        f"Delta0 {m.delta0:.4f} +- {m.stderr['delta0']:.4f}, lambda_max {m.lambda_max:.4f} +- "
+        f"{m.stderr['lambda_max']:.4f}, {m.status}"
+    )
+    print(
+        f"    baseline closed at alpha_z = 0: {t_c:.2f} s (Delta0 {c.delta0:.4f}, lambda_max "
+        f"{c.lambda_max:.4f}): ratio {t3 / t_c:.0f}"
+    )
 
 
 if __name__ == "__main__":

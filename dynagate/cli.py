@@ -139,8 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=None,
                    help="paths per iteration of the Monte-Carlo solver (default 1000)")  # fmt: skip
     p.add_argument("--simulate", action="store_true", help="simulate a network of size N and compare")
-    p.add_argument("--t-sim", type=float, default=400.0,
-                   help="simulated time for the autocorrelation, after a 200 time-unit transient (default 400)")  # fmt: skip
+    p.add_argument(
+        "--t-sim",
+        type=float,
+        default=400.0,
+        help="simulated time for the autocorrelation, after a 200-unit transient (default 400)",
+    )
     _output_args(p, "out/dmft")
     p.set_defaults(run=_dmft)
     return parser
@@ -494,7 +498,8 @@ def _dmft(args) -> int:
     for name, c in res.correlations.items():
         data[name] = ("tau", c, {"long_name": f"DMFT {name.replace('c_', 'C_')}(τ)"})
     if "c_h" in res.stderr:
-        data["c_h_stderr"] = ("tau", res.stderr["c_h"][: res.tau.size], {"long_name": "standard error of C_h"})
+        se = res.stderr["c_h"][: res.tau.size]
+        data["c_h_stderr"] = ("tau", se, {"long_name": "standard error of C_h"})
     simulated = None
     if args.simulate:
         if not net.is_flow:

@@ -236,7 +236,9 @@ def find_fixed_points(
             raise InputError("box: every upper bound must exceed its lower bound")
         box = (lo, hi)
     if n_state is None:
-        raise InputError("a user Map/Flow needs state0 or an array box (its dimension is not known otherwise)")
+        raise InputError(
+            "a user Map/Flow needs state0 or an array box (its dimension is not known otherwise)"
+        )
     if tol is None:
         tol = 1e-10 if jax.config.jax_enable_x64 else 1e-5
     seeds = _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x)
@@ -307,4 +309,5 @@ def count_fixed_points(ensemble, sizes, *, key, n_networks: int = 20, x=None, **
         beta = cov @ X.T @ (w * y)
         rate, rate_se = float(beta[1]), float(math.sqrt(cov[1, 1]))
     return {"sizes": np.asarray(sizes), "mean": mean, "stderr": se, "counts": counts,
-            "failure_rate": fail.mean(axis=1), "indices": indices, "rate": rate, "rate_stderr": rate_se}  # fmt: skip
+            "failure_rate": fail.mean(axis=1), "indices": indices, "rate": rate,
+            "rate_stderr": rate_se}  # fmt: skip

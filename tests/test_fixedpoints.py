@@ -44,7 +44,9 @@ def test_lorenz_fixed_points_and_stability():
     assert fp.index.tolist() == [2, 1, 2]
     jac = jax.jacfwd(lorenz)
     for p, eig in zip(fp.points, fp.eigenvalues):
-        assert np.allclose(np.sort_complex(eig), np.sort_complex(np.linalg.eigvals(np.asarray(jac(jnp.asarray(p))))))
+        assert np.allclose(
+            np.sort_complex(eig), np.sort_complex(np.linalg.eigvals(np.asarray(jac(jnp.asarray(p)))))
+        )
 
 
 def _brute_force(F, box, n_grid=41, tol=1e-10):
@@ -54,7 +56,11 @@ def _brute_force(F, box, n_grid=41, tol=1e-10):
     for u in g:
         for v in g:
             r, info, ier, _ = scipy.optimize.fsolve(F, [u, v], full_output=True, xtol=1e-13)
-            if ier == 1 and np.max(np.abs(F(r))) < tol and not any(np.max(np.abs(r - q)) < 1e-6 for q in roots):
+            if (
+                ier == 1
+                and np.max(np.abs(F(r))) < tol
+                and not any(np.max(np.abs(r - q)) < 1e-6 for q in roots)
+            ):
                 roots.append(r)
     return np.array(sorted(roots, key=tuple))
 
@@ -87,19 +93,25 @@ def test_two_unit_network_all_fixed_points(ens):
 
 def test_bad_input_and_failures_are_counted():
     # a map without fixed points (s -> s + 1): every seed fails, counted, no exception
-    fp = find_fixed_points(dg.Map(lambda s: s + 1.0), key=jax.random.PRNGKey(0), n_seeds=16, state0=jnp.zeros(2))
+    fp = find_fixed_points(
+        dg.Map(lambda s: s + 1.0), key=jax.random.PRNGKey(0), n_seeds=16, state0=jnp.zeros(2)
+    )
     assert fp.count == 0 and fp.n_converged == 0 and fp.failure_rate == 1.0
     with pytest.raises(InputError, match="state0 or an array box"):
         find_fixed_points(dg.Map(lambda s: s / 2), key=jax.random.PRNGKey(0))
     with pytest.raises(InputError, match="n_seeds"):
-        find_fixed_points(dg.sample(dg.VanillaRNN(), 3, key=jax.random.PRNGKey(0)), key=jax.random.PRNGKey(0), n_seeds=0)
+        find_fixed_points(
+            dg.sample(dg.VanillaRNN(), 3, key=jax.random.PRNGKey(0)), key=jax.random.PRNGKey(0), n_seeds=0
+        )
     with pytest.raises(InputError, match="upper bound"):
         find_fixed_points(dg.Map(lambda s: s / 2), key=jax.random.PRNGKey(0), box=(jnp.ones(2), jnp.zeros(2)))
 
 
 def test_count_fixed_points_returns_counts_with_errors():
     # g = 0.5: the zero fixed point only (contracting); counts 1 with zero spread and no growth
-    out = count_fixed_points(dg.VanillaRNN(g=0.5), [4, 8], key=jax.random.PRNGKey(0), n_networks=3, n_seeds=32)
+    out = count_fixed_points(
+        dg.VanillaRNN(g=0.5), [4, 8], key=jax.random.PRNGKey(0), n_networks=3, n_seeds=32
+    )
     assert out["counts"].tolist() == [[1, 1, 1], [1, 1, 1]]
     assert out["rate"] == pytest.approx(0.0, abs=1e-12)
     assert [i.tolist() for i in out["indices"]] == [[0, 0, 0], [0, 0, 0]]

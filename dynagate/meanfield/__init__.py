@@ -7,4 +7,6 @@ expansion of the static equations with the tricritical line (:mod:`dynagate.mean
 from .dmft import SCS, Closed, DMFTResult, MonteCarlo, dmft
 from .static import MAX_BRANCHES, Static, static, static_map
 
-__all__ = ["MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "MonteCarlo", "Static", "dmft", "static", "static_map"]
+__all__ = [
+    "MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "MonteCarlo", "Static", "dmft", "static", "static_map",
+]  # fmt: skip

@@ -28,7 +28,8 @@ share the inner average, so each table costs 24 x 241^2 evaluations of f).
 network obey the single-site equations with fields whose cross-covariances are g_h^2 C^12_sigma_r C^12_phi
 and g_r^2 C^12_phi. Linearising about the replica-symmetric solution (C^12 = C) with
 delta C^12_phi = C_phi' delta C^12_h, C_phi'(tau) = <phi'(u) phi'(v)> (Price's theorem) and likewise for
-sigma_r, and writing delta C(t, s) = e^{lambda (t + s)} psi(t - s) (d_t -> lambda + d_tau, d_s -> lambda - d_tau):
+sigma_r, and writing delta C(t, s) = e^{lambda (t + s)} psi(t - s) (d_t -> lambda + d_tau,
+d_s -> lambda - d_tau):
 
 .. math::  [(1 + \lambda/\sigma_{z0})^2 - \sigma_{z0}^{-2} \partial_\tau^2] \psi_h
               = g_h^2 [C_{\sigma_r} C_{\phi'} \psi_h + C_\phi C_{\sigma_r'} \psi_r], \qquad
@@ -101,13 +102,13 @@ def gauss_corr(f, c, c0, m=0.0, p=(0.0, 0.0)):
 
 def lag_grid(t_max: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Periodic lag grid of period 2 t_max: lags min(t, period - t) and angular frequencies."""
-    n = int(round(2 * t_max / dt))
+    n = round(2 * t_max / dt)
     t = np.arange(n) * dt
     return np.minimum(t, n * dt - t), 2 * np.pi * np.fft.fftfreq(n, dt)
 
 
 def lowpass(c, omega, tau):
-    """The autocovariance of x with tau dx/dt = -x + y, given that of y: divide the spectrum by 1 + (omega tau)^2."""
+    """Autocovariance of x with tau dx/dt = -x + y from that of y: the spectrum over 1 + (omega tau)^2."""
     return jnp.real(jnp.fft.ifft(jnp.fft.fft(c) / (1.0 + (omega * tau) ** 2)))
 
 
@@ -144,8 +145,8 @@ def _step(c_h, omega, g_h, g_r, sr, sz0, tau_r, mu_b, s_b):
 def anderson(G, x, *, tol, max_iter, switch=1e-3, memory=5):
     """Fixed point of G by plain iteration, with Anderson mixing once the relative residual < ``switch``.
     Returns (x, residual, iterations); the residual is max|G(x) - x| / max|x|. Stops early (residual 0)
-    once two iterates are constant to 1e-9, or all values fall below 1e-10 of the start: the map then only rescales a static solution, which
-    the caller takes from the static mean field."""
+    once two iterates are constant to 1e-9, or all values fall below 1e-10 of the start: the map then
+    only rescales a static solution, which the caller takes from the static mean field."""
     xs, fs = [], []
     res, scale = math.inf, np.max(np.abs(x))
     for k in range(max_iter):
@@ -161,7 +162,7 @@ def anderson(G, x, *, tol, max_iter, switch=1e-3, memory=5):
         if res > switch:
             x, xs, fs = gx, [], []
             continue
-        xs, fs = (xs + [x])[-memory:], (fs + [f])[-memory:]
+        xs, fs = [*xs, x][-memory:], [*fs, f][-memory:]
         if len(fs) > 1:
             dF = np.diff(np.array(fs), axis=0).T
             dX = np.diff(np.array(xs), axis=0).T

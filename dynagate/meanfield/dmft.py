@@ -334,7 +334,8 @@ class MonteCarlo:
         lam, lam_se = (math.nan, math.nan)
         if self.lambda_max:
             lam, lam_se = montecarlo.lambda_max(sol, key=k2, options=o, lam0=closed.lambda_max(init))
-        res = _from_grid(ensemble, sol, lam, "montecarlo", math.inf, sol["drift"] / max(sol["drift_se"], 1e-300))
+        drift = sol["drift"] / max(sol["drift_se"], 1e-300)
+        res = _from_grid(ensemble, sol, lam, "montecarlo", math.inf, drift)
         n = res.tau.size
         stderr = {"delta0": sol["delta0_se"], "lambda_max": lam_se, "c_h": sol["c_h_se"][:n]}
         if not sol["converged"]:

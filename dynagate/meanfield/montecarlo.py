@@ -132,8 +132,9 @@ def _batch_se(x, n_batches: int = 5) -> float:
 @dataclasses.dataclass(frozen=True)
 class Options:
     """Monte-Carlo settings: ``n_samples`` paths per iteration on a periodic grid of period 2 ``t_max``
-    (time units of tau_h; default 60 / sigma_z0 with sigma_z0 = 1 / (1 + e^beta_z)) and step ``dt``; ``n_burn`` iterations discarded, ``n_average`` averaged; the
-    tangent problem uses ``n_tangent`` power steps after as many warm-up steps."""
+    (time units of tau_h; default 60 / sigma_z0, sigma_z0 = 1 / (1 + e^beta_z)) and step ``dt``;
+    ``n_burn`` iterations discarded, ``n_average`` averaged; the tangent problem uses ``n_tangent`` power
+    steps after 20 warm-up steps."""
 
     n_samples: int = 1000
     t_max: float | None = None
