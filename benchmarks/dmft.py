@@ -9,7 +9,7 @@ then the median of ``--repeats`` calls is reported.
     roots). Targets: < 50 ms per point after compilation, < 20 s for the grid.
 (2) The closed alpha_z = 0 DMFT (``Closed``) at g_h = 6, alpha_r = 3, with lambda_max. Baseline: the SCS
     potential method and ``Closed`` side by side at alpha_r = 0, where both apply. Target: < 2 s.
-(3) The Monte-Carlo DMFT (``MonteCarlo``, default options: 1000 paths, 30 + 150 iterations, 100 tangent
+(3) The Monte-Carlo DMFT (``MonteCarlo``, default options: 500 paths, 30 + 60 iterations, 50 tangent
     steps) at g_h = 6, alpha_z = 3, alpha_r = 3, beta_z = -2 (a set of the simulation test), with its
     standard errors. Baseline: ``Closed`` at the same
     parameters with alpha_z = 0. Target: < 2 minutes on 2 cores (the accuracy of tests/test_dmft.py's

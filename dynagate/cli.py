@@ -137,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--solver", choices=("auto", "scs", "closed", "montecarlo"), default="auto",
                    help="DMFT solver (default: chosen by the parameters)")  # fmt: skip
     p.add_argument("--samples", type=int, default=None,
-                   help="paths per iteration of the Monte-Carlo solver (default 1000)")  # fmt: skip
+                   help="paths per iteration of the Monte-Carlo solver (default 500)")  # fmt: skip
     p.add_argument("--simulate", action="store_true", help="simulate a network of size N and compare")
     p.add_argument(
         "--t-sim",

@@ -136,13 +136,13 @@ class Options:
     ``n_burn`` iterations discarded, ``n_average`` averaged; the tangent problem uses ``n_tangent`` power
     steps after 20 warm-up steps."""
 
-    n_samples: int = 1000
+    n_samples: int = 500
     t_max: float | None = None
     dt: float = 0.05
     damping: float = 1.0
     n_burn: int = 30
-    n_average: int = 150
-    n_tangent: int = 100
+    n_average: int = 60
+    n_tangent: int = 50
 
 
 def default_t_max(o: Options, p: dict) -> float:
