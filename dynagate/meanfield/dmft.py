@@ -227,7 +227,7 @@ def _scs(ensemble, tau_max: float, dt: float) -> DMFTResult:
     e_coarse = _ground_energy(g, tau[::2], delta[::2], d0, 2 * dt)
     e0 = (4 * e_fine - e_coarse) / 3
     lam = -1.0 + math.sqrt(-e0)
-    corr_time = float(np.trapezoid(delta, tau) / d0)
+    corr_time = _curve_summary(tau, delta)[0]  # delta -> 0: int Delta / Delta0
     return DMFTResult(
         tau=tau / scale,
         c_h=delta,
@@ -306,8 +306,16 @@ class Closed:
             raise InputError("dmft: the Closed solver needs alpha_z = 0 (use MonteCarlo)")
         p = closed._params(ensemble)
         t_max = self.t_max if self.t_max is not None else 60.0 / p["sz0"]
-        sol = closed.solve(ensemble, t_max=t_max, dt=self.dt, tol=self.tol, max_iter=self.max_iter)
-        return _from_grid(ensemble, sol, closed.lambda_max(sol), "closed", self.tol, sol["residual"])
+        # near the transition C_h decays slowly: with the default grid, double it (twice) until it settles
+        for _ in range(3 if self.t_max is None else 1):
+            sol = closed.solve(ensemble, t_max=t_max, dt=self.dt, tol=self.tol, max_iter=self.max_iter)
+            res = _from_grid(ensemble, sol, math.nan, "closed", self.tol, sol["residual"])
+            if "has not decayed" not in res.message:
+                break
+            t_max *= 2
+        if res.status == "no_chaos":
+            return res
+        return dataclasses.replace(res, lambda_max=closed.lambda_max(sol))
 
 
 @dataclasses.dataclass(frozen=True)
