@@ -184,7 +184,7 @@ def _spectrum(args) -> int:
 
     from . import spectra
     from .errors import InputError
-    from .io import provenance, save_dataset
+    from .io import provenance
     from .models.base import rate_units
     from .plotting import plot_spectrum
 
@@ -269,18 +269,10 @@ def _spectrum(args) -> int:
         ),
     )
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    png, nc = out / "spectrum.png", out / "spectrum.nc"
-    title = f"{type(ens).__name__}, N = {args.n}, {args.state} state"
-    if args.sets:
-        title += "\n" + ", ".join(s.strip() for s in args.sets)
-    # not registered with pyplot: nothing to close
+    title = f"{type(ens).__name__}, N = {args.n}, {args.state} state" + _sets_text(args, "\n")
     fig = Figure(figsize=(5.5, 5.0) if overlay is None else (6.5, 6.0), layout="constrained")
     plot_spectrum(spec, ax=fig.subplots(), title=title, theory=overlay)
-    fig.savefig(png, dpi=150)
-    save_dataset(ds, nc)
-    result["files"] = [str(png), str(nc)]
+    png, nc = _save(args, "spectrum", fig, ds, result)
 
     if args.json:
         print(json.dumps(result))
@@ -372,7 +364,7 @@ def _lyapunov(args) -> int:
     import xarray as xr
     from matplotlib.figure import Figure
 
-    from .io import provenance, save_dataset
+    from .io import provenance
     from .lyapunov import lyapunov_spectrum
     from .plotting import plot_lyapunov
 
@@ -432,17 +424,10 @@ def _lyapunov(args) -> int:
         ),
     )
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    png, nc = out / "lyapunov.png", out / "lyapunov.nc"
-    title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}"
-    if args.sets:
-        title += ", " + ", ".join(s.strip() for s in args.sets)
-    fig = Figure(figsize=(11.0, 4.5), layout="constrained")  # not registered with pyplot: nothing to close
+    fig = Figure(figsize=(11.0, 4.5), layout="constrained")
+    title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}" + _sets_text(args)
     plot_lyapunov(res, axes=fig.subplots(1, 2), title=title)
-    fig.savefig(png, dpi=150)
-    save_dataset(ds, nc)
-    result["files"] = [str(png), str(nc)]
+    png, nc = _save(args, "lyapunov", fig, ds, result)
 
     if args.json:
         print(json.dumps(result))
@@ -471,7 +456,7 @@ def _dmft(args) -> int:
     from matplotlib.figure import Figure
 
     from .errors import InputError, check_size
-    from .io import provenance, save_dataset
+    from .io import provenance
     from .meanfield import dmft
     from .meanfield.dmft import SCS, Closed, MonteCarlo
     from .meanfield.montecarlo import Options
@@ -523,16 +508,10 @@ def _dmft(args) -> int:
         **{k: v for k, v in result.items() if k not in ("model", "parameters")},
     ))  # fmt: skip
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    png, nc = out / "dmft.png", out / "dmft.nc"
     fig = Figure(figsize=(7.0, 4.8), layout="constrained")
     plot_dmft(res, simulated, ax=fig.subplots())
-    title = f"{type(ens).__name__}" + (", " + ", ".join(s.strip() for s in args.sets) if args.sets else "")
-    fig.suptitle(title)
-    fig.savefig(png, dpi=150)
-    save_dataset(ds, nc)
-    result["files"] = [str(png), str(nc)]
+    fig.suptitle(type(ens).__name__ + _sets_text(args))
+    png, nc = _save(args, "dmft", fig, ds, result)
     if args.json:
         print(json.dumps(result))
     else:
@@ -546,6 +525,25 @@ def _dmft(args) -> int:
             print(f"  RMS gap / Delta0      {result['rms_gap']:.4g}  (tau up to 5 relaxation times)")
         print(f"  wrote {png} and {nc}")
     return 0
+
+
+def _sets_text(args, sep: str = ", ") -> str:
+    """The --set assignments for a figure title ("" without any), after ``sep``."""
+    return sep + ", ".join(s.strip() for s in args.sets) if args.sets else ""
+
+
+def _save(args, name: str, fig, ds, result: dict):
+    """Write ``fig`` as NAME.png and ``ds`` as NAME.nc under --out, list them in ``result["files"]``.
+    The figure is a bare ``matplotlib.figure.Figure`` (not registered with pyplot: nothing to close)."""
+    from .io import save_dataset
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    png, nc = out / f"{name}.png", out / f"{name}.nc"
+    fig.savefig(png, dpi=150)
+    save_dataset(ds, nc)
+    result["files"] = [str(png), str(nc)]
+    return png, nc
 
 
 class _busy:

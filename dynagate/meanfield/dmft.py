@@ -144,7 +144,7 @@ def _effective(ensemble) -> tuple[float, float]:
         e = ensemble
         if not (_is_zero(e.alpha_z) and _is_zero(e.alpha_r)):
             raise InputError(
-                "dmft: only alpha_z = alpha_r = 0 maps onto the SCS solution (general gates: #5)"
+                "dmft: only alpha_z = alpha_r = 0 maps onto the SCS solution (use Closed or MonteCarlo)"
             )
         sr0, sz0 = 1 / (1 + math.exp(float(e.beta_r))), 1 / (1 + math.exp(float(e.beta_z)))
         g, scale = float(e.g_h) * sr0, sz0
