@@ -9,6 +9,7 @@ if "JAX_ENABLE_X64" not in _os.environ:
     _jax.config.update("jax_enable_x64", True)
 
 from .errors import InputError
+from .fixedpoints import FixedPoints, count_fixed_points, find_fixed_points
 from .jacobian import jacobian, jacobian_autodiff
 from .lyapunov import lyapunov_ensemble, lyapunov_max_direct, lyapunov_spectrum
 from .models import (
@@ -34,6 +35,7 @@ __all__ = [
     "LSTM",
     "MODELS",
     "ChronoInit",
+    "FixedPoints",
     "Flow",
     "GatedRNN",
     "InputError",
@@ -41,6 +43,8 @@ __all__ = [
     "UniformGateInit",
     "VanillaRNN",
     "__version__",
+    "count_fixed_points",
+    "find_fixed_points",
     "from_torch",
     "jacobian",
     "jacobian_autodiff",
