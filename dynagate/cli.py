@@ -1,8 +1,9 @@
 """The ``dynagate`` command line: a thin layer over the library.
 
-Each subcommand imports JAX, the numerics and matplotlib (Agg) only when it runs, builds an ensemble from
-``MODEL`` and ``--set name=value`` options, writes its figure and data under ``--out`` and prints either a
-short summary or, with ``--json``, one JSON object on stdout. User errors (:class:`DynagateError`) are
+Subcommands: ``info``, ``spectrum``, ``lyapunov``, ``dmft``, ``fixed-points`` and ``complexity``. Each
+imports JAX, the numerics and matplotlib (Agg) only when it runs, builds an ensemble from ``MODEL`` and
+``--set name=value`` options, writes its figure and data under ``--out`` and prints either a short
+summary or, with ``--json``, one JSON object on stdout. User errors (:class:`DynagateError`) are
 reported as one line ``dynagate: error: ...`` on stderr with exit code 2, as argparse does for bad usage.
 """
 
@@ -35,6 +36,10 @@ DENSITY_GRID = 120
 FULL_SPECTRUM_MAX = 64
 DEFAULT_K = 10
 
+#: ``dynagate fixed-points`` and ``complexity --count-sizes``: seeds per network, and networks per size.
+DEFAULT_SEEDS = 512
+DEFAULT_NETWORKS = 20
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``dynagate`` command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
@@ -55,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynagate",
-        description="Jacobian spectra, Lyapunov exponents and mean-field theory of gated RNNs.",
+        description="Jacobian spectra, Lyapunov exponents, mean-field theory, fixed points and their "
+        "Kac-Rice complexity for gated RNNs.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -147,6 +153,70 @@ def _parser() -> argparse.ArgumentParser:
     )
     _output_args(p, "out/dmft")
     p.set_defaults(run=_dmft)
+
+    p = sub.add_parser(
+        "fixed-points",
+        help="fixed points of one sampled network, their stability and index",
+        description="Sample one network of size N and find its fixed points (under zero input) from K seeds: "
+        "half random draws of scale X around the zero state, half end points of short trajectories; Adam "
+        "descent on |F|^2 / 2, then damped Newton to max|F| < 1e-10 (float64), deduplication. Seeds that "
+        "do not converge are counted (failure rate), not raised. The index of a fixed point is its number "
+        "of unstable directions (Jacobian eigenvalues with Re > 0 for flows, |λ| > 1 for maps).",
+    )
+    _network_args(p, n=20)
+    _seed_args(p)
+    _output_args(p, "out/fixed-points")
+    p.set_defaults(run=_fixed_points)
+
+    p = sub.add_parser(
+        "complexity",
+        help="annealed Kac-Rice complexity Sigma of the fixed points along one parameter",
+        description="The annealed topological complexity Sigma (E[#fixed points] ~ exp(N Sigma)) of the "
+        "vanilla or gated RNN at each value of one hyperparameter, from the Kac-Rice variational problem "
+        "solved on a grid, with its best Gaussian site law (a lower bound). With --count-sizes, also the "
+        "growth rate in N of the mean number of fixed points found numerically in M sampled networks at "
+        "each size (the same networks and seeds at every parameter value, from --seed).",
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        choices=MODEL_NAMES,
+        help=f"one of {', '.join(MODEL_NAMES)} (the complexity is derived for vanilla and gated)",
+    )
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
+    p.add_argument(
+        "--param",
+        required=True,
+        metavar="NAME=START:STOP:NUM",
+        help="the hyperparameter to vary: NUM evenly spaced values from START to STOP",
+    )
+    p.add_argument(
+        "--n-h", type=int, default=None, help="grid points along h of the site law (library default 240)"
+    )
+    p.add_argument(
+        "--n-r",
+        type=int,
+        default=None,
+        help="grid points along r, gated RNN with alpha_r != 0 and g_r != 0 (library default 80)",
+    )
+    p.add_argument(
+        "--count-sizes",
+        default=None,
+        metavar="N1,N2,...",
+        help="also count fixed points numerically at these network sizes (at least two)",
+    )
+    p.add_argument(
+        "--networks",
+        type=int,
+        default=DEFAULT_NETWORKS,
+        help=f"networks per size for --count-sizes (default {DEFAULT_NETWORKS})",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="PRNG seed for the counted networks and their seeds (default 0)"
+    )
+    _seed_args(p)
+    _output_args(p, "out/complexity")
+    p.set_defaults(run=_complexity)
     return parser
 
 
@@ -527,6 +597,234 @@ def _dmft(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- fixed-points
+
+
+def _fixed_points(args) -> int:
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from .fixedpoints import find_fixed_points
+    from .io import provenance
+    from .models.base import rate_units
+    from .plotting import plot_fixed_points, principal_components
+
+    options = _search_options(args, "fixed-points")
+    ens, net, ks = _network(args)
+    n_state = net.n_state
+    what = f"fixed points of {args.model}, N = {args.n}, from {args.seeds} seeds"
+    with _busy(f"finding the {what}", enabled=not args.json):
+        fp = find_fixed_points(net, key=ks, **options)
+
+    units = rate_units(fp.is_flow)
+    histogram = np.bincount(fp.index).tolist()
+    result = {
+        "model": args.model,
+        "n": args.n,
+        "n_state": n_state,
+        "seed": args.seed,
+        "count": fp.count,
+        "n_stable": fp.n_stable,
+        "max_residual": fp.max_residual,
+        "n_seeds": fp.n_seeds,
+        "n_converged": fp.n_converged,
+        "failure_rate": fp.failure_rate,
+        "index_histogram": histogram,
+        "scale": args.scale,
+        "units": units,
+        "parameters": ens.params(),
+    }
+    proj, explained = principal_components(fp.points)
+    ds = xr.Dataset(
+        {
+            "points": (("point", "unit"), fp.points, {"long_name": "fixed point (flat state vector)"}),
+            "residual": ("point", fp.residuals, {"long_name": "max|F| at the fixed point"}),
+            "eig_real": (("point", "eigenvalue"), fp.eigenvalues.real,
+                         {"long_name": "Re λ of the Jacobian at the fixed point", "units": units}),
+            "eig_imag": (("point", "eigenvalue"), fp.eigenvalues.imag,
+                         {"long_name": "Im λ of the Jacobian at the fixed point", "units": units}),
+            "index": ("point", fp.index.astype(np.int32),
+                      {"long_name": "index (number of unstable directions)"}),
+            "projection": (("point", "component"), proj,
+                           {"long_name": "fixed points on their first two principal components"}),
+        },
+        coords={"component": [1, 2]},
+        attrs=provenance(
+            command="fixed-points",
+            model=args.model,
+            ensemble=type(ens).__name__,
+            n=args.n,
+            n_state=n_state,
+            seed=args.seed,
+            n_seeds=fp.n_seeds,
+            scale=args.scale,
+            units=units,
+            parameters=result["parameters"],
+            count=fp.count,
+            n_stable=fp.n_stable,
+            max_residual=fp.max_residual,
+            n_converged=fp.n_converged,
+            failure_rate=fp.failure_rate,
+            index_histogram=histogram,
+            explained_variance=explained.tolist(),
+        ),
+    )  # fmt: skip
+
+    fig = Figure(figsize=(15.0, 4.8), layout="constrained")
+    title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}" + _sets_text(args)
+    plot_fixed_points(fp, axes=fig.subplots(1, 3), title=title)
+    png, nc = _save(args, "fixed-points", fig, ds, result)
+
+    if args.json:
+        print(json.dumps(result))
+    else:
+        hist = ", ".join(f"{i}: {c}" for i, c in enumerate(histogram) if c) or "none"
+        print(f"{args.model} ({type(ens).__name__}), N = {args.n}, seed {args.seed}, {n_state} state dims")
+        print(f"  fixed points          {fp.count} ({fp.n_stable} stable)")
+        print(f"  index: count          {hist}")
+        print(f"  max residual          {fp.max_residual:.3g}")
+        print(f"  seeds converged       {fp.n_converged} of {fp.n_seeds}, failure rate {fp.failure_rate:.3g}")
+        print(f"  wrote {png} and {nc}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------- complexity
+
+
+def _complexity(args) -> int:
+    import math
+
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import jax
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from .errors import InputError, check_size
+    from .fixedpoints import count_fixed_points
+    from .io import provenance
+    from .kacrice import complexity
+    from .plotting import plot_complexity
+
+    base = _ensemble(args)
+    cls = type(base)
+    name, values = parse_param(cls, args.param)
+    if any(item.partition("=")[0].strip() == name for item in args.sets):
+        raise InputError(f"{name} is given by both --param and --set")
+    ensembles = [base.replace(**{name: float(v)}) for v in values]  # checks every value first
+    grid = {k: check_size("complexity", f"--{k.replace('_', '-')}", v)
+            for k, v in (("n_h", args.n_h), ("n_r", args.n_r)) if v is not None}  # fmt: skip
+    sizes = None
+    if args.count_sizes is not None:
+        sizes = _sizes(args.count_sizes)
+        check_size("complexity", "--networks", args.networks)
+        search = _search_options(args, "complexity")
+
+    results, counts = [], []
+    for i, (v, ens) in enumerate(zip(values, ensembles)):
+        step = f"({i + 1}/{values.size}) at {name} = {v:g}"
+        with _busy(f"complexity {step}", enabled=not args.json):
+            results.append(complexity(ens, **grid))
+        if sizes is not None:
+            with _busy(f"counting fixed points {step}", enabled=not args.json):
+                counts.append(count_fixed_points(ens, sizes, key=jax.random.PRNGKey(args.seed),
+                                                 n_networks=args.networks, **search))  # fmt: skip
+
+    finite = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731  (JSON has no NaN)
+    sigma = [c.sigma for c in results]
+    gaussian = [c.gaussian for c in results]
+    converged = [bool(c.converged) for c in results]
+    result = {
+        "model": args.model,
+        "param": name,
+        "values": values.tolist(),
+        "sigma": sigma,
+        "gaussian": gaussian,
+        "converged": converged,
+        "units": "per unit (E[#fixed points] ~ exp(N Sigma))",
+        "parameters": {**base.params(), name: values.tolist()},
+    }
+    data = {
+        "sigma": ("value", sigma, {"long_name": "annealed complexity Σ", "units": "per unit"}),
+        "gaussian": ("value", gaussian, {"long_name": "best Gaussian site law (lower bound)",
+                                         "units": "per unit"}),
+        "functional": ("value", [c.functional for c in results], {"long_name": "functional at the optimum"}),
+        "kl": ("value", [c.kl for c in results], {"long_name": "KL(ρ || reference) at the optimum"}),
+        "log_det": ("value", [c.log_det for c in results], {"long_name": "log-determinant term L"}),
+        "q": ("value", [c.q for c in results], {"long_name": "<φ(h)^2> under the optimal ρ"}),
+        "converged": ("value", np.array(converged, np.int8), {"long_name": "optimisation converged (1/0)"}),
+    }  # fmt: skip
+    coords = {"value": ("value", values, {"long_name": name})}
+    extra = {"messages": [c.message for c in results], **grid}
+    rate = rate_se = None
+    if sizes is not None:
+        rate = [finite(c["rate"]) for c in counts]
+        rate_se = [finite(c["rate_stderr"]) for c in counts]
+        result |= {"rate": rate, "rate_stderr": rate_se, "count_sizes": sizes, "networks": args.networks,
+                   "seeds": args.seeds, "scale": args.scale, "seed": args.seed,
+                   "mean_count": [c["mean"].tolist() for c in counts],
+                   "count_failure_rate": [c["failure_rate"].tolist() for c in counts]}  # fmt: skip
+        nan = lambda xs: [math.nan if x is None else x for x in xs]  # noqa: E731
+        data |= {
+            "rate": ("value", nan(rate), {"long_name": "growth rate of log(mean count) in N",
+                                          "units": "per unit"}),
+            "rate_stderr": ("value", nan(rate_se), {"long_name": "standard error of the growth rate"}),
+            "mean_count": (("value", "size"), [c["mean"] for c in counts],
+                           {"long_name": "mean number of fixed points found"}),
+            "count_stderr": (("value", "size"), [c["stderr"] for c in counts],
+                             {"long_name": "standard error of the mean count"}),
+            "count_failure_rate": (("value", "size"), [c["failure_rate"] for c in counts],
+                                   {"long_name": "fraction of seeds that did not converge"}),
+        }  # fmt: skip
+        coords["size"] = ("size", np.asarray(sizes, np.int32), {"long_name": "network size N"})
+        extra |= {"networks": args.networks, "seeds": args.seeds, "scale": args.scale, "seed": args.seed}
+    ds = xr.Dataset(data, coords=coords, attrs=provenance(
+        command="complexity", model=args.model, ensemble=cls.__name__, param=name,
+        parameters=result["parameters"], **extra,
+    ))  # fmt: skip
+
+    fig = Figure(figsize=(6.5, 4.8), layout="constrained")
+    plot_complexity(name, values, sigma, gaussian, converged=converged, rate=rate, rate_stderr=rate_se,
+                    ax=fig.subplots(), title=cls.__name__ + _sets_text(args))  # fmt: skip
+    png, nc = _save(args, "complexity", fig, ds, result)
+
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.model} ({cls.__name__}): annealed complexity Sigma (per unit) along {name}")
+        head = f"  {name:>10}  {'Sigma':>10}  {'Gaussian':>10}"
+        print(head + (f"  {'rate':>17}" if rate is not None else ""))
+        for i, v in enumerate(values):
+            row = f"  {v:>10.4g}  {sigma[i]:>10.4g}  {gaussian[i]:>10.4g}"
+            if rate is not None:
+                r = "n/a" if rate[i] is None else f"{rate[i]:.4g} ± {rate_se[i]:.2g}"
+                row += f"  {r:>17}"
+            print(row + ("" if converged[i] else "  (not converged)"))
+        print(f"  wrote {png} and {nc}")
+    return 0
+
+
+def _sizes(text: str) -> list[int]:
+    """--count-sizes N1,N2,...: at least two distinct sizes >= 1."""
+    from .errors import InputError
+
+    try:
+        sizes = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise InputError(f"--count-sizes expects integers separated by commas, got {text!r}") from None
+    if any(n < 1 for n in sizes):
+        raise InputError(f"--count-sizes: every size must be >= 1, got {text!r}")
+    if len(set(sizes)) < 2:
+        raise InputError(f"--count-sizes needs two or more different sizes to fit a rate, got {text!r}")
+    return sizes
+
+
 def _sets_text(args, sep: str = ", ") -> str:
     """The --set assignments for a figure title ("" without any), after ``sep``."""
     return sep + ", ".join(s.strip() for s in args.sets) if args.sets else ""
@@ -593,6 +891,34 @@ def _network_args(p, *, n: int) -> None:
     )
 
 
+def _seed_args(p) -> None:
+    """--seeds and --scale: the fixed-point search's seeding (read by :func:`_search_options`)."""
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=DEFAULT_SEEDS,
+        help=f"seeds of the fixed-point search per network (default {DEFAULT_SEEDS})",
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="standard deviation of the random seeds around the zero state (default 1)",
+    )
+
+
+def _search_options(args, command: str) -> dict:
+    """The keyword arguments of ``find_fixed_points`` from --seeds and --scale, checked."""
+    import math
+
+    from .errors import InputError, check_size
+
+    check_size(command, "--seeds", args.seeds)
+    if not (math.isfinite(args.scale) and args.scale > 0):
+        raise InputError(f"--scale must be a finite number > 0, got {args.scale}")
+    return {"n_seeds": args.seeds, "scale": args.scale}
+
+
 def _output_args(p, out: str) -> None:
     p.add_argument("--out", default=out, help=f"output folder (default {out})")
     p.add_argument("--json", action="store_true", help="print one JSON object with the main numbers")
@@ -602,15 +928,22 @@ def _network(args):
     """The ensemble from MODEL and --set, one network from --seed and --n, and the key for the rest."""
     import jax
 
+    from .models import sample
+
+    ens = _ensemble(args)
+    kn, ks = jax.random.split(jax.random.PRNGKey(args.seed))
+    return ens, sample(ens, args.n, key=kn), ks
+
+
+def _ensemble(args):
+    """The ensemble from MODEL and --set (after checking --seed)."""
     from .errors import InputError
-    from .models import MODELS, sample
+    from .models import MODELS
 
     if not 0 <= args.seed < 2**63:
         raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
     cls = MODELS[args.model]
-    ens = cls().replace(**parse_sets(cls, args.sets))
-    kn, ks = jax.random.split(jax.random.PRNGKey(args.seed))
-    return ens, sample(ens, args.n, key=kn), ks
+    return cls().replace(**parse_sets(cls, args.sets))
 
 
 # ------------------------------------------------------------------------------------ --set parsing
@@ -644,6 +977,44 @@ def parse_sets(cls, items: list[str]) -> dict:
         else:
             out[name] = raw
     return out
+
+
+def parse_param(cls, text: str):
+    """Turn ``--param NAME=START:STOP:NUM`` into ``(NAME, NUM evenly spaced values from START to STOP)``.
+
+    NAME must be a hyperparameter of ``cls`` (``cls.param_names()``); START and STOP finite numbers, NUM an
+    integer >= 1 (NUM = 1 gives START alone).
+    """
+    import math
+
+    import numpy as np
+
+    from .errors import InputError
+
+    name, sep, raw = text.partition("=")
+    name, parts = name.strip(), raw.split(":")
+    if not sep or not name or len(parts) != 3:
+        raise InputError(f"--param expects NAME=START:STOP:NUM, got {text!r}")
+    params = cls.param_names()
+    if name not in params:
+        if name in {f.name for f in dataclasses.fields(cls)}:
+            what = f"{name!r} is not a hyperparameter of {cls.__name__}"
+        else:
+            what = f"unknown parameter {name!r} for {cls.__name__}"
+        raise InputError(f"--param: {what}; hyperparameters: {', '.join(params)}")
+    try:
+        start, stop = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InputError(f"--param {text}: START and STOP must be numbers") from None
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise InputError(f"--param {text}: START and STOP must be finite")
+    try:
+        num = int(parts[2])
+    except ValueError:
+        raise InputError(f"--param {text}: NUM must be an integer") from None
+    if num < 1:
+        raise InputError(f"--param {text}: NUM must be >= 1")
+    return name, np.linspace(start, stop, num)
 
 
 def _float(name: str, raw: str) -> float:

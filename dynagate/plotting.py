@@ -236,3 +236,156 @@ def plot_dmft(result, simulated=None, ax=None, title: str | None = None) -> Figu
     ax.set_title(title or f"Δ0 = {result.delta0:.4g}, λ_max = {lam} per unit time, {result.status}")
     ax.legend(loc="best", fontsize="small", framealpha=0.85)
     return fig
+
+
+def principal_components(points, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Points (m, n) projected on their first ``k`` principal components, and the fraction of the variance
+    each explains. Components beyond the rank (fewer than k + 1 points, or n < k) are zero columns with
+    explained fraction 0."""
+    pts = np.asarray(points, dtype=float)
+    m = pts.shape[0]
+    proj, frac = np.zeros((m, k)), np.zeros(k)
+    if m < 2:
+        return proj, frac
+    centred = pts - pts.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    j = min(k, s.size)
+    proj[:, :j] = u[:, :j] * s[:j]
+    total = float(np.sum(s**2))
+    if total > 0:
+        frac[:j] = s[:j] ** 2 / total
+    return proj, frac
+
+
+def plot_fixed_points(fp, axes=None, title: str | None = None) -> Figure:
+    """Fixed points of one system: the Jacobian eigenvalues at every fixed point, the histogram of the
+    index, and the points on their first two principal components.
+
+    Left: all eigenvalues of d rhs / d s at the fixed points in the complex plane, those of stable fixed
+    points (index 0) and of unstable ones in two colours, with the stability boundary (Re λ = 0 for flows,
+    the unit circle for maps). Middle: number of fixed points per index (number of unstable directions).
+    Right: the points projected on their first two principal components, coloured by index.
+
+    Args:
+        fp: a :class:`dynagate.fixedpoints.FixedPoints`.
+        axes: three axes to draw on; ``None`` makes a new figure.
+        title: figure title (a suptitle of the figure holding ``axes``).
+
+    Returns:
+        The figure holding the axes.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, 3, figsize=(15.0, 4.8), layout="constrained")
+    else:
+        fig = axes[0].get_figure()
+    ax_eig, ax_idx, ax_pca = axes
+    units = rate_units(fp.is_flow)
+    eigs = np.asarray(fp.eigenvalues)
+    index = np.asarray(fp.index, dtype=int)
+    stable = index == 0
+    n_stable = int(stable.sum())
+
+    # (a) eigenvalues, by the stability of their fixed point
+    for mask, color, what in ((~stable, "C3", "unstable"), (stable, "C0", "stable")):
+        e = eigs[mask].ravel()
+        k = int(mask.sum())
+        ax_eig.scatter(e.real, e.imag, s=10, alpha=0.6, color=color, lw=0,
+                       label=f"at {what} fixed points ({k})")  # fmt: skip
+    if fp.is_flow:
+        ax_eig.axvline(0.0, color="k", lw=0.8, ls="--", label="stability boundary Re λ = 0")
+    else:
+        t = np.linspace(0.0, 2.0 * np.pi, 400)
+        ax_eig.plot(np.cos(t), np.sin(t), color="k", lw=0.8, ls="--", label="stability boundary |λ| = 1")
+    ax_eig.axhline(0.0, color="0.8", lw=0.5, zorder=0)
+    ax_eig.set_xlabel(f"Re λ [{units}]")
+    ax_eig.set_ylabel(f"Im λ [{units}]")
+    ax_eig.set_aspect("equal", adjustable="datalim")
+    ax_eig.set_title("Jacobian eigenvalues at the fixed points")
+    ax_eig.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize="small", frameon=False)
+
+    # (b) index histogram
+    hist = np.bincount(index) if index.size else np.zeros(1, int)
+    ax_idx.bar(np.arange(hist.size), hist, width=0.8, color="C3", edgecolor="k", lw=0.5)
+    if hist[0]:
+        ax_idx.bar([0], hist[:1], width=0.8, color="C0", edgecolor="k", lw=0.5)
+    ax_idx.set_xlabel("index (number of unstable directions)")
+    ax_idx.set_ylabel("number of fixed points")
+    ax_idx.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_idx.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_idx.set_title(f"{fp.count} fixed points ({n_stable} stable), {fp.n_converged} of {fp.n_seeds} "
+                     f"seeds converged")  # fmt: skip
+
+    # (c) principal components
+    proj, frac = principal_components(fp.points)
+    if fp.count:
+        sc = ax_pca.scatter(proj[:, 0], proj[:, 1], c=index, cmap="viridis", s=28, edgecolors="k", lw=0.4,
+                            vmin=0, vmax=max(int(index.max()), 1))  # fmt: skip
+        fig.colorbar(sc, ax=ax_pca, label="index", ticks=MaxNLocator(integer=True))
+    if fp.count < 3:
+        ax_pca.text(0.5, 0.95, f"{fp.count} fixed point{'s' if fp.count != 1 else ''}: fewer than 2 "
+                    "components", transform=ax_pca.transAxes, ha="center", va="top",
+                    fontsize="small")  # fmt: skip
+    ax_pca.set_xlabel(f"principal component 1 ({100 * frac[0]:.3g}% of variance)")
+    ax_pca.set_ylabel(f"principal component 2 ({100 * frac[1]:.3g}% of variance)")
+    ax_pca.set_title("fixed points, first two principal components")
+
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_complexity(
+    name: str,
+    values,
+    sigma,
+    gaussian,
+    *,
+    converged=None,
+    rate=None,
+    rate_stderr=None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The annealed complexity Sigma against one parameter, its Gaussian lower bound (dashed) and, if given,
+    the numerical growth rates of the fixed-point counts with their standard errors.
+
+    Args:
+        name: the parameter's name (x label).
+        values, sigma, gaussian: parameter values, Sigma and the best Gaussian value at each.
+        converged: optional booleans; values where the optimisation did not converge are drawn hollow.
+        rate, rate_stderr: optional growth rates of log(mean count) in N (``None`` entries are skipped).
+        ax: axes to draw on; ``None`` makes a new figure.
+        title: axes title.
+
+    Returns:
+        The figure holding ``ax``.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 4.8), layout="constrained")
+    else:
+        fig = ax.get_figure()
+    x = np.asarray(values, dtype=float)
+    sig = np.asarray(sigma, dtype=float)
+    ax.plot(x, sig, color="C0", lw=1.5, marker="o", ms=5, label="Kac-Rice Σ")
+    if converged is not None:
+        bad = ~np.asarray(converged, dtype=bool)
+        if bad.any():
+            ax.scatter(x[bad], sig[bad], s=60, facecolors="white", edgecolors="C0", lw=1.5, zorder=3,
+                       label="not converged")  # fmt: skip
+    ax.plot(x, np.asarray(gaussian, dtype=float), color="C1", lw=1.2, ls="--",
+            label="best Gaussian site law (lower bound)")  # fmt: skip
+    if rate is not None:
+        r = np.array([np.nan if v is None else v for v in rate], dtype=float)
+        se = np.array([np.nan if v is None else v for v in (rate_stderr or [None] * r.size)], dtype=float)
+        ok = np.isfinite(r)
+        ax.errorbar(
+            x[ok], r[ok], yerr=np.where(np.isfinite(se[ok]), se[ok], 0.0), ls="none", color="C3", marker="s",
+            ms=4, capsize=3, label="numerical growth rate of the count ± standard error",
+        )  # fmt: skip
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set_xlabel(name)
+    ax.set_ylabel("complexity Sigma (per unit)")
+    ax.legend(loc="best", fontsize="small", framealpha=0.85)
+    if title is not None:
+        ax.set_title(title)
+    return fig

@@ -474,3 +474,136 @@ def test_dmft_no_chaos_and_bad_input(tmp_path, capsys):
         assert main([*argv, "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------- fixed-points
+
+FP_KEYS = {"count", "n_stable", "max_residual", "n_seeds", "n_converged", "failure_rate", "index_histogram"}
+
+
+def test_fixed_points_vanilla_json(tmp_path, capsys):
+    n = 6
+    res = run_json(capsys, ["fixed-points", "vanilla", "--set", "g=2", "--n", str(n), "--json",
+                            "--out", str(tmp_path)])  # fmt: skip
+    assert FP_KEYS | {"model", "n", "n_state", "seed", "units", "parameters", "files"} <= set(res)
+    assert (res["model"], res["n"], res["n_state"], res["n_seeds"]) == ("vanilla", n, n, 512)
+    assert res["parameters"]["g"] == 2.0 and res["units"].startswith("per unit time")
+    assert res["count"] >= 1  # with b = 0 the origin is always a fixed point
+    tol = 1e-10 if jax.config.jax_enable_x64 else 1e-5
+    assert res["max_residual"] < tol
+    assert 0 < res["n_converged"] <= res["n_seeds"]
+    assert res["failure_rate"] == pytest.approx(1 - res["n_converged"] / res["n_seeds"])
+    assert sum(res["index_histogram"]) == res["count"] and res["index_histogram"][0] == res["n_stable"]
+
+    files = [Path(f) for f in res["files"]]
+    assert {f.name for f in files} == {"fixed-points.png", "fixed-points.nc"}
+    assert all(f.is_file() and f.stat().st_size > 0 for f in files)
+    ds = load_dataset(tmp_path / "fixed-points.nc")
+    points = ds["points"].values
+    assert points.shape == (res["count"], n) and ds["eig_real"].shape == (res["count"], n)
+    assert ds["residual"].values.max() == res["max_residual"]
+    assert np.bincount(ds["index"].values).tolist() == res["index_histogram"]
+    # the saved points are fixed points of the sampled network, F(h) = -h + J tanh(h)
+    kn, _ = jax.random.split(jax.random.PRNGKey(0))
+    J = np.asarray(dynagate.sample(dynagate.VanillaRNN(g=2.0), n, key=kn).J)
+    assert np.abs(-points + np.tanh(points) @ J.T).max() < 10 * tol
+    # index = number of eigenvalues of the Jacobian with Re > 0 (a flow)
+    assert ((ds["eig_real"].values > 0).sum(axis=1) == ds["index"].values).all()
+    attrs = ds.attrs
+    assert (attrs["command"], attrs["n_seeds"], attrs["count"]) == ("fixed-points", 512, res["count"])
+    assert ds["projection"].shape == (res["count"], 2)
+
+
+def test_fixed_points_summary_and_bad_input(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["fixed-points", "vanilla", "--set", "g=0.5", "--n", "4", "--seeds", "16", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "fixed points          1 (1 stable)" in text and "fixed-points.nc" in text
+    for argv, message in (
+        (["--seeds", "0"], "--seeds must be >= 1"),
+        (["--scale", "0"], "--scale must be a finite number > 0"),
+        (["--scale", "nan"], "--scale must be a finite number > 0"),
+        (["--set", "g=-1"], "g=-1.0 must be >= 0"),
+    ):
+        bad = tmp_path / "bad"
+        code = main(["fixed-points", "vanilla", "--n", "4", *argv, "--out", str(bad)])
+        assert_one_line_error(code, capsys, message)
+        assert not bad.exists()
+
+
+# --------------------------------------------------------------------------------------- complexity
+
+
+def test_complexity_vanilla_json(tmp_path, capsys):
+    argv = ["complexity", "vanilla", "--param", "g=0.8:2:3", "--n-h", "120", "--json", "--out", str(tmp_path)]
+    res = run_json(capsys, argv)
+    assert {"param", "values", "sigma", "gaussian", "converged", "files"} <= set(res)
+    assert res["param"] == "g" and res["values"] == pytest.approx([0.8, 1.4, 2.0])
+    assert res["parameters"]["g"] == res["values"]
+    assert "rate" not in res
+    # g < 1: the zero fixed point only; g = 2: Sigma ~ 0.025 (THEORY.md 8)
+    assert res["sigma"][0] == 0.0
+    assert res["sigma"][2] > 0.02
+    assert all(res["converged"])
+    assert all(gs <= s + 1e-12 for gs, s in zip(res["gaussian"], res["sigma"]))  # a lower bound
+    ds = load_dataset(tmp_path / "complexity.nc")
+    np.testing.assert_array_equal(ds["sigma"].values, res["sigma"])
+    np.testing.assert_array_equal(ds["value"].values, res["values"])
+    assert ds.attrs["n_h"] == 120 and ds.attrs["param"] == "g"
+    assert (tmp_path / "complexity.png").stat().st_size > 10_000
+
+
+def test_complexity_with_counts(tmp_path, capsys, monkeypatch):
+    """--count-sizes: the numerical growth rate next to Sigma. At g = 0.5 every network has the origin only,
+    so the rate is 0; Sigma is stubbed (the count is what is checked here)."""
+    import dynagate.kacrice as kacrice
+
+    def fake(ens, **kw):
+        return kacrice.Complexity(0.0, -0.1, -0.2, 0.1, 0.0, 0.0, np.zeros(3), None, np.ones(3) / 3, True, "")
+
+    monkeypatch.setattr(kacrice, "complexity", fake)
+    argv = ["complexity", "vanilla", "--param", "g=0.5:0.5:1", "--count-sizes", "4,8", "--networks", "3",
+            "--seeds", "32", "--out", str(tmp_path)]  # fmt: skip
+    res = run_json(capsys, [*argv, "--json"])
+    assert res["values"] == [0.5] and res["sigma"] == [0.0] and res["gaussian"] == [-0.2]
+    assert res["count_sizes"] == [4, 8] and res["mean_count"] == [[1.0, 1.0]]
+    assert res["rate"][0] == pytest.approx(0.0, abs=1e-12) and res["rate_stderr"][0] >= 0
+    ds = load_dataset(tmp_path / "complexity.nc")
+    assert ds["mean_count"].dims == ("value", "size") and ds["size"].values.tolist() == [4, 8]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Sigma" in out and "complexity.nc" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["vanilla", "--param", "foo=0:1:3"], "unknown parameter 'foo' for VanillaRNN"),
+        (["gru", "--param", "n_in=1:2:2"], "'n_in' is not a hyperparameter of GRU"),
+        (["vanilla", "--param", "g=0:1"], "NAME=START:STOP:NUM"),
+        (["vanilla", "--param", "g"], "NAME=START:STOP:NUM"),
+        (["vanilla", "--param", "g=a:1:3"], "START and STOP must be numbers"),
+        (["vanilla", "--param", "g=0:inf:3"], "START and STOP must be finite"),
+        (["vanilla", "--param", "g=0:1:2.5"], "NUM must be an integer"),
+        (["vanilla", "--param", "g=0:1:0"], "NUM must be >= 1"),
+        (["vanilla", "--param", "g=-1:1:3"], "g=-1.0 must be >= 0"),
+        (["vanilla", "--param", "g=1:2:3", "--set", "g=2"], "both --param and --set"),
+        (["vanilla", "--param", "g=1:2:3", "--n-h", "0"], "--n-h must be >= 1"),
+        (["vanilla", "--param", "g=1:2:3", "--count-sizes", "6"], "two or more different sizes"),
+        (["vanilla", "--param", "g=1:2:3", "--count-sizes", "6,x"], "integers separated by commas"),
+        (["vanilla", "--param", "g=1:2:3", "--count-sizes", "6,9", "--networks", "0"], "--networks"),
+        (["lstm", "--param", "g_f=1:2:3"], "derived for VanillaRNN and GatedRNN, not LSTM"),
+    ],
+)
+def test_complexity_user_errors_are_one_line(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["complexity", *argv, "--out", str(out)])
+    assert_one_line_error(code, capsys, message)
+    assert not out.exists()
+
+
+def test_help_lists_new_subcommands(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "fixed-points" in out and "complexity" in out
