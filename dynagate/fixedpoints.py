@@ -278,8 +278,9 @@ def count_fixed_points(ensemble, sizes, *, key, n_networks: int = 20, x=None, **
     Network i at size n is ``sample(ensemble, n, key=fold_in(fold_in(key, n), i))``. Returns a dict with
     ``sizes``, ``mean`` and ``stderr`` of the count, ``counts`` (n_sizes, n_networks), ``failure_rate``
     (mean over networks), the indices (a list per size of all fixed points' indices), and the fitted growth
-    rate ``rate`` ± ``rate_stderr`` of log(mean count) in N (weighted least squares, weights from the
-    delta-method errors of log means). Other keyword arguments go to :func:`find_fixed_points`.
+    rate ``rate`` ± ``rate_stderr`` of log(mean count) in N, and ``rate_prefactor`` ±
+    ``rate_prefactor_stderr`` with a free N^gamma prefactor (:func:`growth_rate`). Other keyword arguments
+    go to :func:`find_fixed_points`.
     """
     from .models.base import sample
 
@@ -299,15 +300,32 @@ def count_fixed_points(ensemble, sizes, *, key, n_networks: int = 20, x=None, **
         indices.append(np.array(idx, int))
     mean = counts.mean(axis=1)
     se = counts.std(axis=1, ddof=1) / math.sqrt(n_networks) if n_networks > 1 else np.full(len(sizes), np.nan)
-    rate = rate_se = math.nan
-    if len(sizes) >= 2 and np.all(mean > 0):
-        y = np.log(mean)
-        sy = np.where(se > 0, se / mean, np.nanmax(se / mean) if np.any(se > 0) else 1.0)
-        w = 1.0 / sy**2
-        X = np.stack([np.ones(len(sizes)), np.asarray(sizes, float)], axis=1)
-        cov = np.linalg.inv(X.T @ (w[:, None] * X))
-        beta = cov @ X.T @ (w * y)
-        rate, rate_se = float(beta[1]), float(math.sqrt(cov[1, 1]))
+    rate, rate_se = growth_rate(sizes, counts) if len(sizes) >= 2 else (math.nan, math.nan)
+    rate_n, rate_n_se = growth_rate(sizes, counts, log_prefactor=True) if len(sizes) >= 3 else (math.nan,) * 2
     return {"sizes": np.asarray(sizes), "mean": mean, "stderr": se, "counts": counts,
-            "failure_rate": fail.mean(axis=1), "indices": indices, "rate": rate,
-            "rate_stderr": rate_se}  # fmt: skip
+            "failure_rate": fail.mean(axis=1), "indices": indices, "rate": rate, "rate_stderr": rate_se,
+            "rate_prefactor": rate_n, "rate_prefactor_stderr": rate_n_se}  # fmt: skip
+
+
+def growth_rate(sizes, counts, *, log_prefactor: bool = False) -> tuple[float, float]:
+    """Growth rate of log(mean count) in N, with its standard error: (rate, stderr).
+
+    Weighted least squares of log(mean) on (1, N), or on (1, N, log N) with ``log_prefactor`` (the Kac-Rice
+    form E[#] ~ C N^gamma exp(N Sigma)). ``counts`` is (n_sizes, n_networks). The weights are the inverse
+    delta-method variances of the log means, with a floor of one count in the total per size (so sizes
+    whose networks all have the same count do not get infinite weight). NaN if a mean count is 0 or there
+    are too few sizes.
+    """
+    counts = np.asarray(counts, float)
+    n = np.asarray(sizes, float)
+    k = 3 if log_prefactor else 2
+    m = counts.mean(axis=1)
+    if counts.shape[1] < 2 or len(n) < k or np.any(m <= 0):
+        return math.nan, math.nan
+    se = counts.std(axis=1, ddof=1) / math.sqrt(counts.shape[1])
+    rel = np.maximum(se / m, 1.0 / (counts.shape[1] * m))
+    w = 1.0 / rel**2
+    X = np.stack([np.ones_like(n), n] + ([np.log(n)] if log_prefactor else []), axis=1)
+    cov = np.linalg.inv(X.T @ (w[:, None] * X))
+    beta = cov @ X.T @ (w * np.log(m))
+    return float(beta[1]), float(math.sqrt(cov[1, 1]))

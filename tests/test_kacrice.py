@@ -91,19 +91,6 @@ def test_complexity_bad_input():
         complexity(dg.VanillaRNN(g=2.0), n_h=8)
 
 
-def _growth_rate(sizes, counts, log_prefactor):
-    """Weighted least squares of log(mean count) on N (and log N): (rate, stderr)."""
-    m = counts.mean(axis=1)
-    se = counts.std(axis=1, ddof=1) / math.sqrt(counts.shape[1])
-    w = (m / se) ** 2
-    n = np.asarray(sizes, float)
-    cols = [np.ones_like(n), n] + ([np.log(n)] if log_prefactor else [])
-    X = np.stack(cols, axis=1)
-    cov = np.linalg.inv(X.T @ (w[:, None] * X))
-    beta = cov @ X.T @ (w * np.log(m))
-    return float(beta[1]), float(math.sqrt(cov[1, 1]))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("g", [1.5, 2.0, 3.0])
 def test_vanilla_growth_rate_of_counts_matches_sigma(g):
@@ -123,8 +110,8 @@ def test_vanilla_growth_rate_of_counts_matches_sigma(g):
     res = dg.count_fixed_points(dg.VanillaRNN(g=g), sizes, key=jax.random.PRNGKey(2024), n_networks=150,
                                 n_seeds=1024, scale=g)  # fmt: skip
     assert np.all(res["failure_rate"] < 0.7)
-    rate, se = _growth_rate(sizes, res["counts"], log_prefactor=True)
-    linear, linear_se = _growth_rate(sizes, res["counts"], log_prefactor=False)
+    rate, se = res["rate_prefactor"], res["rate_prefactor_stderr"]
+    linear, linear_se = res["rate"], res["rate_stderr"]
     sigma = complexity(dg.VanillaRNN(g=g)).sigma
     print(f"g = {g}: rate {rate:.4f} +- {se:.4f} (linear {linear:.4f} +- {linear_se:.4f}), Sigma {sigma:.4f}")
     assert abs(rate - sigma) < 2 * se
