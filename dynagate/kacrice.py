@@ -336,3 +336,29 @@ def complexity(
 
 _NODES = np.linspace(-9.0, 9.0, 721)
 _GW = np.exp(-(_NODES**2) / 2)
+
+
+def onset(ensemble, name: str, lo: float, hi: float, *, tol: float = 0.01, threshold: float = 1e-6, **kwargs):
+    """The value of hyperparameter ``name`` in [lo, hi] where Sigma becomes positive (> ``threshold``).
+
+    Bisection to ``tol``, assuming one crossing in the bracket; ``lo`` must have Sigma = 0 and ``hi``
+    Sigma > 0 (InputError otherwise). Keyword arguments go to :func:`complexity`.
+    """
+    if not hi > lo or not tol > 0:
+        raise InputError(f"onset: need lo < hi and tol > 0, got lo={lo}, hi={hi}, tol={tol}")
+    positive = lambda v: complexity(ensemble.replace(**{name: v}), **kwargs).sigma > threshold  # noqa: E731
+    if positive(lo) or not positive(hi):
+        raise InputError(f"onset: Sigma must be 0 at {name} = {lo} and positive at {name} = {hi}")
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if positive(mid) else (mid, hi)
+    return (lo + hi) / 2
+
+
+def onset_line(ensemble, x: tuple, y: tuple, *, tol: float = 0.01, **kwargs) -> np.ndarray:
+    """The line Sigma = 0 in two hyperparameters: for each value of ``x = (name, values)``, the onset in
+    ``y = (name, lo, hi)`` (:func:`onset`). Returns the onsets, one per x value."""
+    (xname, xs), (yname, lo, hi) = x, y
+    return np.array(
+        [onset(ensemble.replace(**{xname: float(v)}), yname, lo, hi, tol=tol, **kwargs) for v in xs]
+    )

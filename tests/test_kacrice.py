@@ -10,7 +10,7 @@ import pytest
 
 import dynagate as dg
 from dynagate.errors import InputError
-from dynagate.kacrice import _resolvent, complexity, log_det
+from dynagate.kacrice import _resolvent, complexity, log_det, onset, onset_line
 from dynagate.meanfield import static
 from dynagate.models.gated import dgate, gate
 
@@ -84,11 +84,29 @@ def test_gated_without_reset_gate_is_vanilla_with_rescaled_gain():
     assert gated.r is None and gated.sigma == pytest.approx(vanilla.sigma, abs=1e-12) and gated.sigma > 0.02
 
 
+def test_vanilla_onset_at_g_one():
+    # Sigma vanishes like a high power of (g - 1), so Sigma > 1e-6 is resolved from about g = 1.02 on
+    g1 = onset(dg.VanillaRNN(), "g", 0.5, 2.0, tol=0.04)
+    assert 1.0 <= g1 < 1.05
+
+
+@pytest.mark.slow
+def test_gated_onset_line_without_reset_gate():
+    # alpha_r = 0: the vanilla onset at gain g_h sigma_r0 = 1, i.e. g_h = 1 + exp(beta_r) (THEORY.md 10);
+    # observed 1.6387 and 2.6934 against 1.6065 and 2.6487: the same 2% resolution bias in the gain
+    beta = np.array([-0.5, 0.5])
+    line = onset_line(dg.GatedRNN(alpha_r=0.0), ("beta_r", beta), ("g_h", 1.0, 4.0), tol=0.02, n_h=160)
+    exact = 1 + np.exp(beta)
+    assert np.all(line >= exact) and np.all(line < 1.03 * exact + 0.02), (line, exact)
+
+
 def test_complexity_bad_input():
     with pytest.raises(InputError, match="VanillaRNN and GatedRNN"):
         complexity(dg.LSTM())
     with pytest.raises(InputError):
         complexity(dg.VanillaRNN(g=2.0), n_h=8)
+    with pytest.raises(InputError, match="positive at"):
+        onset(dg.VanillaRNN(), "g", 0.2, 0.5)
 
 
 @pytest.mark.slow
