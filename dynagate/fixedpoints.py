@@ -8,7 +8,9 @@ A fixed point solves F(s) = 0 with F = rhs (flows) or F = rhs - s (maps), under 
    ``jax.vmap`` (the slow-point finder's objective; Sussillo & Barak 2013).
 3. **Newton polish.** Damped Newton s <- s - a J_F^{-1} F with the best a in {1, 1/2, ..., 1/64} (by
    |F|), ``n_newton`` steps, all seeds at once; a seed has *converged* when max|F| < ``tol`` (1e-10 in
-   float64 by default). Seeds that do not converge are counted, never raised.
+   float64 by default) and the next Newton step is below sqrt(tol) (1 + max|s|), which rejects points
+   where a saturated gate makes |F| small far from a root. Seeds that do not converge are counted, never
+   raised.
 4. **Deduplication.** Two converged points are the same when max|s - s'| < ``dedup`` (1 + max|s|)
    (default 1e-6: Newton has converged far below it, distinct fixed points are far above it), by a
    KD-tree and union-find.
@@ -107,12 +109,57 @@ def _ends(system, x, starts, dt, steps):
     return jax.vmap(lambda s: jax.lax.fori_loop(0, steps, lambda _, s: step(s, x), s))(starts)
 
 
-@functools.partial(jax.jit, static_argnames=("n_descent", "n_newton"))
-def _polish(system, x, seeds, lr, n_descent, n_newton):
-    F = _residual_fn(system, x)
+@functools.partial(jax.jit, static_argnames=("n_descent",))
+def _descend(system, x, seeds, lr, n_descent):
+    return _descent(_residual_fn(system, x), seeds, n_descent, lr)
+
+
+@functools.partial(jax.jit, static_argnames=("n_steps",))
+def _newton_chunk(system, x, seeds, n_steps):
     eye = 0.0 if system.is_flow else jnp.eye(seeds.shape[1])
-    s = _descent(F, seeds, n_descent, lr) if n_descent else seeds
-    return _newton(F, lambda s: system.jac(s, x) - eye, s, n_newton)
+    return _newton(_residual_fn(system, x), lambda s: system.jac(s, x) - eye, seeds, n_steps)
+
+
+_CHUNK = 5  # Newton steps between compactions of the active seeds
+
+
+def _buckets(n):
+    """Padded batch sizes 64, 96, 128, 192, 256, ...: at most a third wasted, few compilations."""
+    b = 64
+    while True:
+        yield b
+        yield 3 * b // 2
+        b *= 2
+
+
+def _polish(system, x, seeds, lr, n_descent, n_newton, tol):
+    """Descent, then damped Newton in chunks of ``_CHUNK`` steps on the seeds still active.
+
+    A seed leaves the active set once converged (max|F| < tol) or stuck: the damped step rejects every
+    trial that does not lower |F| and then leaves the seed where it is, so a seed whose |F| did not drop
+    over a chunk would stay there for good. Most seeds that do not converge get stuck within 10 steps,
+    so this saves most of the Newton work (O(N^3) per seed and step). The active seeds are padded to a
+    bucket size (:func:`_buckets`) to bound recompilation. Returns points, max|F| and the size of the
+    next Newton step.
+    """
+    s = np.array(_descend(system, x, seeds, lr, n_descent) if n_descent else seeds)
+    m = s.shape[0]
+    res, step = np.full(m, np.inf), np.full(m, np.inf)
+    active = np.arange(m)
+    for done in range(0, n_newton, _CHUNK):
+        if active.size == 0:
+            break
+        size = next(b for b in _buckets(active.size) if b >= active.size)
+        idx = np.concatenate([active, np.full(size - active.size, active[0])])
+        p, r, d = (np.asarray(v) for v in _newton_chunk(system, x, jnp.asarray(s[idx]),
+                                                        min(_CHUNK, n_newton - done)))  # fmt: skip
+        k = active.size
+        before = res[active]
+        s[active], res[active], step[active] = p[:k], r[:k], d[:k]
+        active = active[np.isfinite(r[:k]) & (r[:k] < before) & (r[:k] >= tol)]
+    if n_newton == 0:
+        return s, np.asarray(jax.vmap(lambda v: jnp.max(jnp.abs(_residual_fn(system, x)(v))))(s)), step
+    return s, res, step
 
 
 def _descent(F, seeds, n_steps, lr):
@@ -154,7 +201,8 @@ def _newton(F, J, seeds, n_steps):
             return jnp.where(ok, trials[best], s), None
 
         s, _ = jax.lax.scan(step, s, None, length=n_steps)
-        return s, norm(s)
+        d = jnp.linalg.solve(J(s), F(s))  # the next Newton step: small at a true root
+        return s, norm(s), jnp.where(jnp.all(jnp.isfinite(d)), jnp.max(jnp.abs(d)), jnp.inf)
 
     return jax.vmap(one)(seeds)
 
@@ -242,13 +290,17 @@ def find_fixed_points(
     if tol is None:
         tol = 1e-10 if jax.config.jax_enable_x64 else 1e-5
     seeds = _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x)
-    pts, res = [], []
+    pts, res, steps = [], [], []
     for i in range(0, n_seeds, batch):
-        p, r = _polish(system, x, seeds[i : i + batch], lr, n_descent, n_newton)
+        p, r, d = _polish(system, x, seeds[i : i + batch], lr, n_descent, n_newton, tol)
         pts.append(np.asarray(p))
         res.append(np.asarray(r))
-    pts, res = np.concatenate(pts), np.concatenate(res)
-    ok = np.isfinite(res) & (res < tol)
+        steps.append(np.asarray(d))
+    pts, res, steps = np.concatenate(pts), np.concatenate(res), np.concatenate(steps)
+    # a root also needs a small next Newton step: where a gate saturates (a GRU with z -> 1 at large |h|)
+    # |F| falls below tol far from any root, but F / F' does not
+    scale_ = 1.0 + np.max(np.abs(pts), axis=1, initial=0.0)
+    ok = np.isfinite(res) & (res < tol) & (steps < math.sqrt(tol) * scale_)
     conv = pts[ok]
     keep = _dedup(conv, dedup)
     points, residuals = conv[keep], res[ok][keep]
