@@ -191,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the hyperparameter to vary: NUM evenly spaced values from START to STOP",
     )
     p.add_argument(
-        "--n-h", type=int, default=None, help="grid points along h of the site law (library default: 240, gated 120)"
+        "--n-h", type=int, default=None, help="grid points along h of the site law (default: 240, gated 120)"
     )
     p.add_argument(
         "--n-r",
