@@ -161,6 +161,7 @@ def _log_r2(eta, w, a2, b2, c2, g_h2, gr2):
     return jnp.log(g_h2 * eta**2 * omf)
 
 
+@partial(jax.jit, static_argnames=("n_bisect",))
 def log_det(w, a2, b2, c2, g_h, g_r, n_bisect: int = 56):
     r"""L = lim (1/N) log|det(I - J^h K)| for the site law ``w`` over sites with a^2, b^2, c^2.
 
