@@ -264,12 +264,13 @@ def complexity(
     evaluate = partial(_functional, hh=hh, rr=rr, dA=jnp.asarray(dA), g_h=g_h, g_r=g_r, alpha_r=alpha_r,
                        beta_r=beta_r, mu_b=mu_b, s_b=s_b)  # fmt: skip
 
-    def gaussian(D):
-        th = -((hh - mu_b) ** 2) / (2 * D)
-        if rr is not None:
-            vr = g_r**2 * np.mean(np.tanh(mu_b + math.sqrt(D) * _NODES) ** 2 * _GW) / np.mean(_GW)
-            th = th - rr**2 / (2 * max(vr, 1e-12))
-        return th + jnp.log(jnp.asarray(dA))
+    def gaussian(D):  # log-weights of N(mu_b, D) x N(0, g_r^2 <phi^2>) on the grid
+        th = -((h - mu_b) ** 2) / (2 * D) + np.log(np.asarray(dA).reshape(n_h, -1)[:, 0])
+        if rr is None:
+            return jnp.asarray(th)
+        wh = np.exp(th - th.max())
+        vr = g_r**2 * np.sum(wh * np.tanh(h) ** 2) / np.sum(wh)
+        return jnp.asarray((th[:, None] - r[None, :] ** 2 / (2 * max(vr, 1e-12))).ravel())
 
     # best Gaussian: a scan over the variance of h, from a few grid steps to the largest reference variance
     dh = float(np.min(np.diff(h)))
@@ -338,9 +339,6 @@ def complexity(
         message=message,
     )
 
-
-_NODES = np.linspace(-9.0, 9.0, 721)
-_GW = np.exp(-(_NODES**2) / 2)
 
 
 def onset(ensemble, name: str, lo: float, hi: float, *, tol: float = 0.01, threshold: float = 1e-6, **kwargs):
