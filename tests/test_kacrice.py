@@ -82,6 +82,7 @@ def test_gated_without_reset_gate_is_vanilla_with_rescaled_gain():
     assert gated.r is None and gated.sigma == pytest.approx(vanilla.sigma, abs=1e-12) and gated.sigma > 0.02
 
 
+@pytest.mark.slow
 def test_vanilla_onset_at_g_one():
     # Sigma vanishes like a high power of (g - 1), so Sigma > 1e-6 is resolved from about g = 1.02 on
     g1 = onset(dg.VanillaRNN(), "g", 0.5, 2.0, tol=0.04)
