@@ -1,6 +1,7 @@
 """The ``dynagate`` command line: a thin layer over the library.
 
-Subcommands: ``info``, ``spectrum``, ``lyapunov``, ``dmft``, ``fixed-points`` and ``complexity``. Each
+Subcommands: ``info``, ``spectrum``, ``lyapunov``, ``dmft``, ``fixed-points``, ``complexity`` and
+``phase-diagram`` (in :mod:`dynagate.cli_phase`). Each
 imports JAX, the numerics and matplotlib (Agg) only when it runs, builds an ensemble from ``MODEL`` and
 ``--set name=value`` options, writes its figure and data under ``--out`` and prints either a short
 summary or, with ``--json``, one JSON object on stdout. User errors (:class:`DynagateError`) are
@@ -217,6 +218,10 @@ def _parser() -> argparse.ArgumentParser:
     _seed_args(p)
     _output_args(p, "out/complexity")
     p.set_defaults(run=_complexity)
+
+    from . import cli_phase
+
+    cli_phase.add_parser(sub)
     return parser
 
 

@@ -191,8 +191,10 @@ def gaussian_stats(variances: dict, n_nodes: int = 40, means: dict | None = None
     sech^2 peak has width 1 / sqrt(v); the RMT edge of a chaotic gated state with var_h = 7.4 moves from
     0.31 (20 nodes) to 0.54 (40) and 0.626 (120), converged 0.6278), and the trapezoid rule on |x| <= 7.5
     with step 0.5 / (sqrt(v) sharpness) is used: its error ~exp(-2 pi d / step), d = pi / (2 sqrt(v)) the
-    distance of tanh's poles, is ~e^{-2 pi^2} ~ 3e-9 at any variance. A variance known to be 0 gives a
-    single node at the mean. ``a`` (the h drive) is 0."""
+    distance of tanh's poles, is ~e^{-2 pi^2} ~ 3e-9 at any variance. The step is rounded down to a
+    power of two, so that sweeps over many variances compile the jitted consumers (F, the support) for
+    a few node counts only. A variance known to be 0 gives a single node at the mean. ``a`` (the h
+    drive) is 0."""
     xg, wg = np.polynomial.hermite_e.hermegauss(n_nodes)
     keep = wg >= 1e-12 * wg.max()
     xg, wg = xg[keep], wg[keep] / wg[keep].sum()
@@ -202,7 +204,8 @@ def gaussian_stats(variances: dict, n_nodes: int = 40, means: dict | None = None
         if is_concrete(v) and float(v) == 0.0:
             rules[k] = ((0.0,), (1.0,))
         elif is_concrete(v) and math.sqrt(float(v)) * sharpness.get(k, 1.0) > 1.5:
-            step = 0.5 / (math.sqrt(float(v)) * sharpness.get(k, 1.0))
+            # a power-of-two step (finer than needed by < 2x): few distinct sizes, few compilations
+            step = 0.5 * 2.0 ** -math.ceil(math.log2(math.sqrt(float(v)) * sharpness.get(k, 1.0)))
             x = np.arange(1, int(7.5 / step) + 1) * step
             x = np.concatenate([-x[::-1], [0.0], x])
             w = np.exp(-0.5 * x**2)

@@ -1,0 +1,179 @@
+"""``dynagate phase-diagram``: the command-line face of :func:`dynagate.phase.phase_diagram`.
+
+Writes, under ``--out``: ``phase_diagram.zarr/`` (the incremental stores; running the same command
+again resumes from them), ``phase_diagram.nc`` (the dataset) and ``phase_diagram.png`` (the figure).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .cli import _SET_HELP, MODEL_NAMES, _output_args, parse_param, parse_sets
+
+#: Defaults of the simulated layers on the command line (small: a laptop draws an 11 x 11 map in
+#: about a minute; raise --n and --seeds for publication).
+DEFAULT_N = 64
+DEFAULT_SEEDS = 2
+
+
+def add_parser(sub) -> None:
+    from .phase import PRESETS
+
+    presets = ", ".join(PRESETS)
+    p = sub.add_parser(
+        "phase-diagram",
+        help="phase diagram over two hyperparameters: theory lines over simulated maps",
+        description="The phase diagram of MODEL over two hyperparameters: theory layers (static mean "
+        "field, RMT stability of its fixed points, with --dmft the DMFT chaotic solution) and, with "
+        "--simulate, simulated maps (leading Lyapunov exponent, survival of activity from small and large "
+        "initial states, Jacobian spectra at the end). Results are stored incrementally under --out; the "
+        f"same command resumes an interrupted run. Presets: {presets}.",
+    )
+    p.add_argument("model", metavar="MODEL", choices=MODEL_NAMES, help=f"one of {', '.join(MODEL_NAMES)}")
+    p.add_argument("--preset", default=None, help=f"start from a preset's axes and settings ({presets})")
+    p.add_argument("--x", default=None, metavar="NAME=START:STOP:NUM", help="the horizontal axis")
+    p.add_argument("--y", default=None, metavar="NAME=START:STOP:NUM", help="the vertical axis")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
+    p.add_argument("--simulate", action="store_true", help="add the simulated layers")
+    p.add_argument("--n", type=int, default=DEFAULT_N, help=f"simulated network size (default {DEFAULT_N})")
+    p.add_argument(
+        "--seeds", type=int, default=DEFAULT_SEEDS, help=f"networks per grid point (default {DEFAULT_SEEDS})"
+    )
+    p.add_argument(
+        "--t-burn", type=float, default=None, help="burn-in (default 100 time units, maps 200 steps)"
+    )
+    p.add_argument(
+        "--t-obs", type=float, default=None, help="observation (default 100 time units, maps 200 steps)"
+    )
+    p.add_argument("--no-theory", action="store_true", help="skip the theory layers")
+    p.add_argument("--dmft", action="store_true", help="also solve the DMFT along each column (slower)")
+    p.add_argument("--workers", type=int, default=None, help="run on a local Dask cluster of K processes")
+    p.add_argument(
+        "--scheduler", default=None, metavar="ADDR", help="run on the Dask scheduler tcp://HOST:PORT"
+    )
+    p.add_argument(
+        "--chunk", type=int, default=None, help="grid points per task (default 64, or 4 with --simulate)"
+    )
+    p.add_argument(
+        "--restart", action="store_true", help="discard stored results under --out and start again"
+    )
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed of the simulations (default 0)")
+    _output_args(p, "out/phase-diagram")
+    p.set_defaults(run=run)
+
+
+def parse_axis(cls, text: str):
+    """--x/--y NAME=START:STOP:NUM with START < STOP and NUM >= 2."""
+    from .errors import InputError
+
+    name, values = parse_param(cls, text.replace("--param", ""))
+    if values.size < 2:
+        raise InputError(f"axis {text!r}: NUM must be >= 2 (a diagram needs two or more values)")
+    if not values[-1] > values[0]:
+        raise InputError(f"axis {text!r}: START must be below STOP (an empty or reversed range)")
+    return name, values
+
+
+def run(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from . import sweep
+    from .errors import InputError
+    from .io import save_dataset
+    from .models import MODELS
+    from .phase import PRESETS, REGIONS, Simulation, phase_diagram
+    from .plotting import plot_phase_diagram
+
+    cls = MODELS[args.model]
+    preset = {"set": {}, "x": None, "y": None}
+    if args.preset is not None:
+        if args.preset not in PRESETS:
+            raise InputError(f"unknown preset {args.preset!r}; presets: {', '.join(PRESETS)}")
+        preset = PRESETS[args.preset]
+        if preset["model"] != args.model:
+            raise InputError(f"preset {args.preset!r} is for MODEL {preset['model']}, not {args.model}")
+    axes = []
+    for flag, given in (("--x", args.x), ("--y", args.y)):
+        if given is None and preset[flag[2:]] is None:
+            raise InputError(f"{flag} NAME=START:STOP:NUM is required (or a --preset)")
+        if given is None:
+            name, a, b, num = preset[flag[2:]]
+            given = f"{name}={a}:{b}:{num}"
+        axes.append(parse_axis(cls, given))
+    sets = {**preset["set"], **parse_sets(cls, args.sets)}
+    for name, _ in axes:
+        if name in parse_sets(cls, args.sets):
+            raise InputError(f"{name} is both an axis and a --set")
+    ensemble = cls().replace(**sets)
+    sim = None
+    if args.simulate:
+        sim = Simulation(n=args.n, seeds=args.seeds, t_burn=args.t_burn, t_obs=args.t_obs)
+        sim.check()
+    out = Path(args.out)
+    store = out / "phase_diagram.zarr"
+    client = sweep.connect(workers=args.workers, scheduler=args.scheduler)
+    try:
+        if args.restart and store.exists():
+            shutil.rmtree(store)
+        ds = phase_diagram(
+            ensemble, x=axes[0], y=axes[1], theory=not args.no_theory, dmft=args.dmft, simulate=sim,
+            seed=args.seed, store=store, chunk=args.chunk, client=client,
+            progress=False if args.json else None,
+        )  # fmt: skip
+    finally:
+        sweep.close(client)
+    sets_text = ", ".join(f"{k}={v}" for k, v in sets.items())
+    fig = Figure(
+        figsize=(12.5, 5.0) if sim is not None and not args.no_theory else (6.5, 5.0), layout="constrained"
+    )
+    plot_phase_diagram(ds, axes=fig.subplots(1, 2 if sim is not None and not args.no_theory else 1),
+                       title=cls.__name__ + (f" ({sets_text})" if sets_text else ""))  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    png, nc = out / "phase_diagram.png", out / "phase_diagram.nc"
+    fig.savefig(png, dpi=150)
+    save_dataset(ds, nc)
+    result = _summary(ds, args, sets, REGIONS) | {"files": [str(png), str(nc), str(store)]}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        (xn, _), (yn, _) = axes
+        print(
+            f"{args.model} ({cls.__name__}): phase diagram over {xn} x {yn}, {ds.sizes[yn]} x {ds.sizes[xn]}"
+        )
+        for key in ("regions_theory", "regions_simulated"):
+            if key in result:
+                counts = ", ".join(f"{k} {v}" for k, v in result[key].items() if v)
+                print(f"  {key.replace('_', ' ')}: {counts}")
+        if "tricritical_alpha_r" in result:
+            print(f"  tricritical alpha_r = {result['tricritical_alpha_r']:.4g}")
+        print(f"  wrote {png}, {nc} and {store}")
+    return 0
+
+
+def _summary(ds, args, sets, regions) -> dict:
+    import math
+
+    import numpy as np
+
+    clean = lambda a: [None if not math.isfinite(v) else float(v) for v in np.asarray(a, float).ravel()]  # noqa: E731
+    result = {"model": args.model, "x": ds.attrs["x"], "y": ds.attrs["y"], "set": sets,
+              "x_values": clean(ds[ds.attrs["x"]]), "y_values": clean(ds[ds.attrs["y"]])}  # fmt: skip
+    for key in ("region_theory", "region_simulated"):
+        if key in ds:
+            r = np.asarray(ds[key])
+            result[key.replace("region", "regions")] = {
+                name: int((r == i).sum()) for i, name in enumerate(regions)
+            }
+    for key in ("line_stability", "line_static_onset", "line_dmft"):
+        if key in ds:
+            result[key] = clean(ds[key])
+    if "lambda_max" in ds:
+        result["lambda_max"] = [clean(row) for row in np.asarray(ds.lambda_max)]
+    if "tricritical_alpha_r" in ds.attrs:
+        result["tricritical_alpha_r"] = float(ds.attrs["tricritical_alpha_r"])
+    return result
