@@ -1,7 +1,7 @@
 """The ``dynagate`` command line: a thin layer over the library.
 
-Subcommands: ``info``, ``spectrum``, ``lyapunov``, ``dmft``, ``fixed-points``, ``complexity`` and
-``phase-diagram`` (in :mod:`dynagate.cli_phase`). Each
+Subcommands: ``info``, ``spectrum``, ``lyapunov``, ``dmft``, ``fixed-points``, ``complexity``,
+``phase-diagram`` (:mod:`dynagate.cli_phase`) and ``validate`` (:mod:`dynagate.cli_validate`). Each
 imports JAX, the numerics and matplotlib (Agg) only when it runs, builds an ensemble from ``MODEL`` and
 ``--set name=value`` options, writes its figure and data under ``--out`` and prints either a short
 summary or, with ``--json``, one JSON object on stdout. User errors (:class:`DynagateError`) are
@@ -219,9 +219,10 @@ def _parser() -> argparse.ArgumentParser:
     _output_args(p, "out/complexity")
     p.set_defaults(run=_complexity)
 
-    from . import cli_phase
+    from . import cli_phase, cli_validate
 
     cli_phase.add_parser(sub)
+    cli_validate.add_parser(sub)
     return parser
 
 

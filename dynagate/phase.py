@@ -32,14 +32,19 @@ continuous onset C_h decays ever more slowly, so the continuation stops a little
 line; ``line_dmft`` is meaningful where it lies below ``line_stability``.
 
 **Simulation** (:class:`Simulation`; every model): ``seeds`` networks per point, each run from a small
-and from a large random initial state (the same network), with a state burn-in, then the leading
+and from a large random initial state (the same network), with a burn-in (of the state and of the
+tangent vector), then the leading
 Lyapunov exponent by the tangent-vector method (block standard errors) and the mean activity <h^2> over
 the observation window. A run *survived* if <h^2> at its end is above ``threshold``, and is *chaotic* if
 it survived with lambda above twice its standard error (a small network can also settle on a
-non-trivial fixed point or limit cycle). At the end of the large-state run, the Jacobian's spectral
-radius, rightmost real part and slow-mode fraction. The **simulated region** per point: *chaotic* (most
-seeds chaotic from small states), *bistable* (from large states only), *stable* otherwise (*marginal*
-with many slow modes).
+non-trivial fixed point or limit cycle). ``lambda_max`` is, per network, the larger of the two runs'
+exponents, averaged over networks. At the end of the first network's large-state run, the
+Jacobian's spectral radius, rightmost real part and slow-mode fraction. The **simulated region** per
+point: *chaotic* where activity survives from small states in most networks (the trivial state is
+unstable; near a continuous onset lambda_max grows like (g - g_c)^2 -- 5e-4 at g_h = 2.1, alpha_r = 0
+in the DMFT -- so activity, not the sign of lambda, is the signal a finite network resolves);
+*bistable* where small states die out but most networks are chaotic from large states; *stable*
+otherwise (*marginal* with many slow modes).
 
 Every point has its own PRNG keys (``fold_in`` of the point index and the seed), so a diagram does not
 depend on chunking or backend (:mod:`dynagate.sweep`), and a stored diagram resumes where it stopped.
@@ -212,7 +217,7 @@ def _n_branches(ensemble) -> int:
     return int(np.asarray(static(ensemble).valid).sum())
 
 
-def theory_lines(ensemble, x: tuple, y: tuple, grid: dict, *, iters: int = 12) -> dict:
+def theory_lines(ensemble, x: tuple, y: tuple, grid: dict, *, iters: int = 8) -> dict:
     """The theory lines as y(x): for each x value, where along y (a) the smallest static solution's
     F(0) crosses 1 (its fixed points lose stability: ``line_stability``) and (b) the number of static
     solutions first changes from its value at the lowest y (``line_static_onset``; the discontinuous
@@ -303,7 +308,7 @@ SIM_FIELDS = ("lambda_small", "lambda_large", "lambda_small_se", "lambda_large_s
 def sim_spec(sim: Simulation) -> dict:
     spec = dict.fromkeys(SIM_FIELDS, ((sim.seeds,), "float64"))
     if sim.spectra:
-        spec |= dict.fromkeys(("spectral_radius", "rightmost", "slow_fraction"), ((sim.seeds,), "float64"))
+        spec |= dict.fromkeys(("spectral_radius", "rightmost", "slow_fraction"), ((), "float64"))
     return spec
 
 
@@ -327,12 +332,10 @@ def simulate_point(ensemble, key, sim: Simulation) -> dict:
     res = {"lambda_small": lam[:, 0], "lambda_large": lam[:, 1], "lambda_small_se": lam_se[:, 0],
            "lambda_large_se": lam_se[:, 1], "activity_small": act[:, 0], "activity_large": act[:, 1],
            "final_small": end[:, 0], "final_large": end[:, 1]}  # fmt: skip
-    if sim.spectra:  # at the end of the large-state runs (LAPACK on the host)
-        ev = [eigenvalues(net, finals[s]) for s, net in enumerate(nets)]
-        res |= {"spectral_radius": np.array([np.max(np.abs(e)) for e in ev]),
-                "rightmost": np.array([np.max(e.real) for e in ev]),
-                "slow_fraction": np.array([float(slow_fraction(e, sim.eps, is_flow=nets[0].is_flow))
-                                           for e in ev])}  # fmt: skip
+    if sim.spectra:  # at the end of the first network's large-state run (LAPACK on the host)
+        ev = eigenvalues(nets[0], finals[0])
+        res |= {"spectral_radius": np.max(np.abs(ev)), "rightmost": np.max(ev.real),
+                "slow_fraction": float(slow_fraction(ev, sim.eps, is_flow=nets[0].is_flow))}  # fmt: skip
     return res
 
 
@@ -355,7 +358,7 @@ def _run_point(nets, keys, scales, dt, *, n_h, n_burn, ortho, per_block, n_block
         v = v / jnp.linalg.norm(v)
         advance = step_function(net, RK4(), dt)
         tstep = tangent_step(net, RK4(), dt, dense=False)
-        s = jax.lax.fori_loop(0, n_burn, lambda _, s: advance(s, None), s)
+        s = jax.lax.fori_loop(0, n_burn % ortho, lambda _, s: advance(s, None), s)
 
         def interval(c, _):
             def step(c2, _):
@@ -371,7 +374,11 @@ def _run_point(nets, keys, scales, dt, *, n_h, n_burn, ortho, per_block, n_block
             c, logs = jax.lax.scan(interval, c, length=per_block)
             return c, logs.sum()
 
-        (s, v, act), sums = jax.lax.scan(block, (s, v, jnp.zeros((), s.dtype)), length=n_blocks)
+        zero = jnp.zeros((), s.dtype)
+        # the tangent vector is aligned during the burn-in (a fresh random vector reads low by about
+        # log(rho T) / 4T for a Ginibre-like Jacobian of radius rho)
+        (s, v, _), _ = jax.lax.scan(interval, (s, v, zero), length=n_burn // ortho)
+        (s, v, act), sums = jax.lax.scan(block, (s, v, zero), length=n_blocks)
         lam_b = sums / (per_block * ortho * dt)
         activity = act / (n_blocks * per_block * ortho)
         bad = ~jnp.all(jnp.isfinite(s)) | ~jnp.all(jnp.isfinite(lam_b))
@@ -584,7 +591,7 @@ _LONG = {
     "activity_large": ("mean <h^2> over the observation, from large initial states", ""),
     "final_small": ("<h^2> at the end of the run from small initial states", ""),
     "final_large": ("<h^2> at the end of the run from large initial states", ""),
-    "spectral_radius": ("spectral radius of the Jacobian at the end of the large-state run", "rate"),
+    "spectral_radius": ("spectral radius of the Jacobian at the end of a large-state run (seed 0)", "rate"),
     "rightmost": ("largest real part of the Jacobian's eigenvalues (same state)", "rate"),
     "slow_fraction": ("fraction of Jacobian eigenvalues within eps of 0 (flows) or 1 (maps)", ""),
 }
@@ -606,12 +613,17 @@ def _dataset(values, params, spec, xv, yv, sim, provenance):
             attrs = _flags("region predicted by the static mean field and RMT")
         data[name] = (dims, arr, attrs)
     if sim is not None:
-        lam = values["lambda_large"].reshape(ny, nx, -1)
-        se_blocks = values["lambda_large_se"].reshape(ny, nx, -1)
+        # per network the larger of the two runs' exponents: the most unstable attractor found (near a
+        # continuous onset a large state can land on a non-trivial fixed point of a finite network)
+        both = np.stack([values["lambda_small"], values["lambda_large"]]).reshape(2, ny, nx, -1)
+        pick = np.argmax(both, axis=0)[None]
+        lam = np.take_along_axis(both, pick, 0)[0]
+        se_b = np.take_along_axis(np.stack([values["lambda_small_se"], values["lambda_large_se"]]).reshape(
+            2, ny, nx, -1), pick, 0)[0]  # fmt: skip
         s = lam.shape[-1]
-        se = (lam.std(-1, ddof=1) / math.sqrt(s)) if s > 1 else se_blocks[..., 0]
-        data["lambda_max"] = ((yn, xn), lam.mean(-1), {"long_name": "leading Lyapunov exponent (large "
-                              "initial states, mean over seeds)", "units": units})  # fmt: skip
+        se = (lam.std(-1, ddof=1) / math.sqrt(s)) if s > 1 else se_b[..., 0]
+        long = "leading Lyapunov exponent (the larger of the small- and large-state runs, mean over seeds)"
+        data["lambda_max"] = ((yn, xn), lam.mean(-1), {"long_name": long, "units": units})
         data["lambda_max_se"] = ((yn, xn), se, {"long_name": "standard error of lambda_max over seeds",
                                                 "units": units})  # fmt: skip
         thr = sim.threshold
@@ -629,8 +641,8 @@ def _dataset(values, params, spec, xv, yv, sim, provenance):
             chaos[init] = (alive & (lam_i > 2 * se_i)).mean(-1)
             long = f"fraction of seeds chaotic from {init} initial states (survived, lambda > 2 se)"
             data[f"chaotic_{init}"] = ((yn, xn), chaos[init], {"long_name": long})
-        slow = values["slow_fraction"].reshape(ny, nx, -1).mean(-1) if sim.spectra else np.zeros((ny, nx))
-        region = np.where(chaos["small"] >= 0.5, CHAOTIC, np.where(chaos["large"] >= 0.5, BISTABLE,
+        slow = values["slow_fraction"].reshape(ny, nx) if sim.spectra else np.zeros((ny, nx))
+        region = np.where(surv_s >= 0.5, CHAOTIC, np.where(chaos["large"] >= 0.5, BISTABLE,
                           np.where(slow > params["marginal"], MARGINAL, STABLE))).astype(np.int8)  # fmt: skip
         data["region_simulated"] = ((yn, xn), region, _flags("region found in simulation"))
     coords = {xn: (xn, xv, {"long_name": xn}), yn: (yn, yv, {"long_name": yn})}

@@ -390,12 +390,13 @@ REGION_COLOURS = ("#cfe3f3", "#f6c9b4", "#c9a8e6", "#d4ecc8", "#efe6f7")
 def plot_phase_diagram(ds, axes=None, title: str | None = None) -> Figure:
     """A phase diagram from :func:`dynagate.phase.phase_diagram`: theory lines over the simulated map.
 
-    Left (with simulations): the leading Lyapunov exponent from large initial states, on a diverging
-    colour scale centred at 0, with the theory lines; points where activity survived only from large
-    initial states (bistable in simulation) are marked. Right (or alone, theory only): the theory regions
-    with their labels and the same lines. Theory lines: the stability boundary of the smallest static
-    solution (F(0) = 1 at it: the zero fixed point where there is no input), the onset of further static
-    solutions (the discontinuous transition), and the tricritical alpha_r where it applies.
+    Left (with simulations): the largest Lyapunov exponent found (from small or large initial states),
+    on a diverging colour scale centred at 0, with the theory lines; points bistable in simulation (chaos
+    from large initial states only) are circled. Right (or alone, theory only): the theory regions with
+    their labels and the same lines. Theory lines: the stability boundary of the smallest static solution
+    (F(0) = 1 at it: the zero fixed point where there is no input), the onset of further static
+    solutions, the DMFT chaotic solution's lower edge where it lies below the stability line (the
+    discontinuous transition), and the tricritical alpha_r where it applies.
     """
     from matplotlib.colors import ListedColormap, TwoSlopeNorm
     from matplotlib.lines import Line2D
@@ -436,7 +437,7 @@ def plot_phase_diagram(ds, axes=None, title: str | None = None) -> Figure:
         span = max(float(np.nanmax(np.abs(lam))), 1e-6)
         mesh = ax.pcolormesh(x, y, lam, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -span, span),
                              shading="nearest")  # fmt: skip
-        fig.colorbar(mesh, ax=ax, label=f"λ_max from large initial states ({units})")
+        fig.colorbar(mesh, ax=ax, label=f"λ_max, largest found ({units})")
         handles = lines(ax, "k") if theory else []
         bi = np.asarray(ds.region_simulated) == 2  # bistable
         if bi.any():

@@ -1,0 +1,240 @@
+"""``dynagate validate``: the toolkit's theory-against-simulation checks, at a chosen scale, as a report.
+
+Each check compares a prediction (closed form, published value, mean-field theory) with an independent
+computation (simulation, autodiff, sampled eigenvalues) and passes when they agree within a stated
+tolerance. :func:`run_checks` returns the rows; :func:`write_report` writes ``report.md`` with a
+pass/fail table, the numbers and the figures (PNG). ``quick`` uses small networks and short runs
+(minutes on a laptop; looser tolerances, stated per check); the full scale is what the slow tests use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclasses.dataclass
+class Check:
+    name: str
+    claim: str
+    expected: str
+    measured: str
+    tolerance: str
+    passed: bool
+    seconds: float = 0.0
+    figure: str | None = None
+
+
+def _jacobians(quick: bool, out: Path) -> Check:
+    import dynagate as dg
+
+    n = 24 if quick else 96
+    worst = 0.0
+    for cls in (dg.VanillaRNN, dg.GatedRNN, dg.GRU, dg.LSTM):
+        net = dg.sample(cls(), n, key=jax.random.PRNGKey(0))
+        s = jax.random.normal(jax.random.PRNGKey(1), (net.n_state,))
+        a, b = np.asarray(dg.jacobian(net, s)), np.asarray(dg.jacobian_autodiff(net, s))
+        worst = max(worst, float(np.max(np.abs(a - b)) / np.max(np.abs(b))))
+    return Check("jacobians", f"analytic Jacobians equal autodiff (4 models, N = {n})", "0",
+                 f"{worst:.2e} (max relative difference)", "< 1e-12", worst < 1e-12)  # fmt: skip
+
+
+def _lorenz(quick: bool, out: Path) -> Check:
+    from .lyapunov import lyapunov_spectrum
+    from .models.base import Flow
+
+    def f(u):
+        x, y, z = u
+        return jnp.array([10.0 * (y - x), x * (28.0 - z) - y, x * y - 8.0 / 3.0 * z])
+
+    t_obs = 500.0 if quick else 2000.0
+    r = lyapunov_spectrum(Flow(f), key=jax.random.PRNGKey(0), state0=jnp.ones(3), dt=0.01, t_burn=50,
+                          t_frame=50, t_obs=t_obs, t_ortho=0.1)  # fmt: skip
+    ref = np.array([0.9056, 0.0, -14.5723])
+    tol = np.array([0.04, 0.04, 0.1]) if quick else np.array([0.02, 0.02, 0.05])
+    err = np.abs(r.exponents - ref)
+    return Check("lorenz", f"QR Lyapunov spectrum of Lorenz-63 (T = {t_obs:g}) against published values",
+                 "0.9056, 0, -14.5723", ", ".join(f"{v:.4f}" for v in r.exponents),
+                 ", ".join(f"{t:g}" for t in tol), bool(np.all(err < tol)))  # fmt: skip
+
+
+def _scs_dmft(quick: bool, out: Path) -> Check:
+    from .meanfield.dmft import dmft
+    from .models.vanilla import VanillaRNN
+
+    r = dmft(VanillaRNN(g=2.0))
+    ok = abs(r.delta0 - 1.9248) < 1e-3 and abs(r.lambda_max - 0.1125) < 1e-3
+    return Check("scs_dmft", "DMFT of the vanilla flow at g = 2 against Sompolinsky-Crisanti-Sommers",
+                 "Delta0 1.9248, lambda_max 0.1125", f"Delta0 {r.delta0:.4f}, lambda_max {r.lambda_max:.4f}",
+                 "1e-3", ok)  # fmt: skip
+
+
+def _scs_simulation(quick: bool, out: Path) -> Check:
+    from .lyapunov import lyapunov_spectrum
+    from .models import VanillaRNN, sample
+
+    # lambda_max converges slowly in N (N = 500 networks read ~40% low), so even the quick check is at 1000
+    n, t_obs, tol = (1000, 400.0, 0.15) if quick else (1000, 1000.0, 0.1)
+    net = sample(VanillaRNN(g=2.0), n, key=jax.random.PRNGKey(0))
+    r = lyapunov_spectrum(net, key=jax.random.PRNGKey(1), k=1, dt=0.1, t_burn=200, t_frame=400, t_obs=t_obs)
+    ok = abs(r.lambda_max - 0.1125) < tol * 0.1125
+    return Check("scs_lambda", f"simulated lambda_max (N = {n}) against the DMFT, vanilla g = 2", "0.1125",
+                 f"{r.lambda_max:.4f} ± {r.stderr[0]:.4f}", f"{tol:.0%}", ok)  # fmt: skip
+
+
+def _rmt_fixed_point(quick: bool, out: Path) -> Check:
+    from . import rmt
+    from .models import GatedRNN, sample
+    from .plotting import TheoryOverlay, plot_spectrum
+    from .spectra import relaxed_state, spectrum
+
+    n = 300 if quick else 1000
+    e = GatedRNN(g_h=2.0, s_b=1.0, alpha_r=2.0)
+    net = sample(e, n, key=jax.random.PRNGKey(0))
+    s = relaxed_state(net, key=jax.random.PRNGKey(1), steps=4000)
+    spec = spectrum(net, s)
+    sup = rmt.support(rmt.structure(e, rmt.meanfield_stats(e)))
+    extent = float(sup.rightmost - sup.leftmost)
+    err = abs(float(sup.rightmost) - float(spec.rightmost.real))
+    tol = 0.06 if quick else 0.03
+    overlay = TheoryOverlay(sup.polyline(), float(sup.rightmost), float(sup.radius), True)
+    fig = plot_spectrum(spec, theory=overlay, title=f"gated RNN fixed point, N = {n}: eigenvalues and the "
+                        "mean-field RMT support")  # fmt: skip
+    png = out / "rmt_fixed_point.png"
+    fig.savefig(png, dpi=120)
+    return Check("rmt_fixed_point", f"rightmost Jacobian eigenvalue at a gated fixed point (N = {n}) against "
+                 "the static mean field + RMT prediction", f"{float(sup.rightmost):.4f}",
+                 f"{float(spec.rightmost.real):.4f}",
+                 f"{tol:.0%} of the support's extent ({tol * extent:.3f})", err < tol * extent,
+                 figure=png.name)  # fmt: skip
+
+
+def _static_onset(quick: bool, out: Path) -> Check:
+    from .meanfield.landau import tricritical_alpha_r
+    from .models import GatedRNN
+    from .phase import phase_diagram
+
+    ds = phase_diagram(GatedRNN(), x=("alpha_r", [0.0, 5.0, 10.0]), y=("g_h", np.linspace(1.5, 2.5, 6)))
+    onset = np.asarray(ds.line_static_onset)
+    tc = tricritical_alpha_r(1.0)
+    ok = abs(onset[1] - 1.92) < 0.005 and abs(onset[2] - 1.755) < 0.005
+    ok = ok and abs(tc - 2 * math.sqrt(2)) < 1e-12
+    return Check("static_onset", "static mean-field onset below g_h = 2 past the tricritical alpha_r "
+                 "(Landau)", "1.92 (alpha_r 5), 1.755 (10), tricritical 2.8284",
+                 f"{onset[1]:.4f}, {onset[2]:.4f}, {tc:.4f}", "0.005", bool(ok))  # fmt: skip
+
+
+def _zero_fp_decay(quick: bool, out: Path) -> Check:
+    from .models import GatedRNN
+    from .phase import Simulation, phase_diagram
+
+    n = 100 if quick else 400
+    sim = Simulation(n=n, seeds=2, t_burn=20.0, t_obs=40.0, spectra=False)
+    ds = phase_diagram(GatedRNN(), x=("alpha_r", [0.0, 4.0]), y=("g_h", [1.2, 1.6]), simulate=sim)
+    lam = np.asarray(ds.lambda_small).mean(-1)
+    err = float(np.max(np.abs(lam - np.asarray(ds.rate_low))))
+    tol = 0.05 if quick else 0.03
+    return Check("zero_fp_decay", f"decay rate from small states (N = {n}) against the RMT edge at the zero "
+                 "fixed point, gated RNN, 4 points", ", ".join(f"{v:.3f}" for v in np.ravel(ds.rate_low)),
+                 ", ".join(f"{v:.3f}" for v in lam.ravel()), f"{tol}", err < tol)  # fmt: skip
+
+
+def _bistable(quick: bool, out: Path) -> Check:
+    from .models import GatedRNN
+    from .phase import BISTABLE, STABLE, Simulation, dmft_column, phase_diagram
+
+    n, seeds = (150, 4) if quick else (400, 6)
+    e = GatedRNN(alpha_r=10.0)
+    line = dmft_column(e, ("g_h", np.array([1.8, 1.9, 2.0, 2.1])))["line_dmft"]
+    sim = Simulation(n=n, seeds=seeds, t_burn=200.0, t_obs=100.0, large=1.0, spectra=False)
+    ds = phase_diagram(e, x=("alpha_r", [9.9, 10.0]), y=("g_h", [1.80, 1.95]), simulate=sim)
+    reg = np.asarray(ds.region_simulated)[:, 1]
+    ok = reg[0] == STABLE and reg[1] == BISTABLE and 1.80 < line < 1.95
+    chaos_l = np.asarray(ds.chaotic_large)[:, 1]
+    return Check("bistable", f"gated RNN alpha_r = 10 (N = {n}, {seeds} networks): from large states chaos "
+                 "persists above the DMFT line and not between the static onset (1.754) and it; from small "
+                 "states activity dies", f"DMFT line in (1.80, 1.95): {line:.4f}",
+                 f"chaotic from large states: {chaos_l[0]:.2f} at g_h 1.80, {chaos_l[1]:.2f} at 1.95; "
+                 f"from small: {np.asarray(ds.chaotic_small)[:, 1].tolist()}",
+                 "stable at 1.80, bistable at 1.95 (majority of networks)", bool(ok))  # fmt: skip
+
+
+def _complexity(quick: bool, out: Path) -> Check:
+    from .kacrice import complexity
+    from .models import VanillaRNN
+
+    s = [complexity(VanillaRNN(g=g)).sigma for g in (0.9, 1.5, 2.0)]
+    ok = s[0] == 0.0 and 0 < s[1] < s[2]
+    return Check("complexity", "annealed Kac-Rice complexity of the vanilla flow: zero for g <= 1, positive "
+                 "and growing above (Wainrib-Touboul)", "0, > 0, larger", ", ".join(f"{v:.5f}" for v in s),
+                 "exact zero; ordering", bool(ok))  # fmt: skip
+
+
+CHECKS: dict[str, Callable] = {
+    "jacobians": _jacobians,
+    "lorenz": _lorenz,
+    "scs_dmft": _scs_dmft,
+    "scs_lambda": _scs_simulation,
+    "rmt_fixed_point": _rmt_fixed_point,
+    "static_onset": _static_onset,
+    "zero_fp_decay": _zero_fp_decay,
+    "bistable": _bistable,
+    "complexity": _complexity,
+}
+
+
+def run_checks(out, *, quick: bool = False, only=None, progress: Callable | None = None) -> list[Check]:
+    """Run the checks (``only``: a list of names) writing figures under ``out``; returns the rows."""
+    from .errors import InputError
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(CHECKS) if only is None else list(only)
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise InputError(f"unknown check {unknown[0]!r}; checks: {', '.join(CHECKS)}")
+    rows = []
+    for name in names:
+        if progress is not None:
+            progress(name)
+        t0 = time.perf_counter()
+        row = CHECKS[name](quick, out)
+        row.seconds = time.perf_counter() - t0
+        rows.append(row)
+    return rows
+
+
+def write_report(rows: list[Check], out, *, quick: bool) -> Path:
+    """``report.md`` under ``out``: the pass/fail table, the numbers, and links to the figures."""
+    from .io import provenance
+
+    out = Path(out)
+    prov = provenance()
+    lines = [
+        "# dynagate validation report",
+        "",
+        f"Scale: {'quick' if quick else 'full'}. dynagate {prov['dynagate_version']}, "
+        f"JAX {prov['jax_version']} ({prov['backend']}, {prov['dtype']}). "
+        f"{sum(r.passed for r in rows)} of {len(rows)} checks passed.",
+        "",
+        "| check | claim | expected | measured | tolerance | result | time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [r.name, r.claim, r.expected, r.measured, r.tolerance, "pass" if r.passed else "**FAIL**",
+                 f"{r.seconds:.1f}"]  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    figures = [r for r in rows if r.figure]
+    if figures:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{r.name}]({r.figure})" for r in figures]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
