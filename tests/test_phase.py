@@ -199,32 +199,39 @@ def test_presets_name_real_axes():
             phase.check_axis(cls, axis[0], np.linspace(axis[1], axis[2], axis[3]))
 
 
+def check_gated_reset(ds) -> None:
+    """The acceptance criteria of the (alpha_r, g_h) diagram (a dataset with simulations and the DMFT)."""
+    alpha, g = np.asarray(ds.alpha_r), np.asarray(ds.g_h)
+    step = g[1] - g[0]
+    lam, region = np.asarray(ds.lambda_max), np.asarray(ds.region_simulated)
+    tc = ds.attrs["tricritical_alpha_r"]
+    for i in np.flatnonzero(alpha < tc):
+        # continuous transition: the simulated lambda_max map turns positive within one grid step of the
+        # theory's chaos boundary (the stability line), and is negative below it
+        line = float(ds.line_stability[i])
+        first = g[np.flatnonzero(lam[:, i] > 0)[0]]
+        assert abs(first - line) <= step + 1e-9, (alpha[i], first, line)
+        assert np.all(lam[g < line - step, i] < 0), alpha[i]
+        assert not np.any(region[:, i] == phase.BISTABLE), alpha[i]
+    above = np.flatnonzero(alpha > tc + step)
+    bistable = region == phase.BISTABLE
+    # past the tricritical point a bistable band in simulation (chaos from large states only), found in
+    # at least half of the columns ...
+    assert np.mean(bistable[:, above].any(0)) >= 0.5
+    # ... that lies where theory puts it: between the DMFT line and the stability line, within a step
+    gg, lo, hi = np.broadcast_arrays(g[:, None], np.asarray(ds.line_dmft)[None, :] - step,
+                                     np.asarray(ds.line_stability)[None, :] + step)  # fmt: skip
+    assert np.all((gg[bistable] >= lo[bistable]) & (gg[bistable] <= hi[bistable]))
+    assert np.any(np.asarray(ds.region_theory)[:, above] == phase.BISTABLE)
+
+
 @pytest.mark.slow
 def test_gated_reset_preset_simulation_agrees_with_theory():
     # the acceptance diagram: gated RNN over (alpha_r, g_h) at beta_r = 0, N = 200, 4 networks per point,
-    # theory with the DMFT columns; about 10 minutes on 2 cores
+    # with the DMFT columns (the command `dynagate phase-diagram gated --preset gated-reset --simulate
+    # --n 200 --seeds 4 --dmft`); about 40 minutes on 2 cores
     p = phase.PRESETS["gated-reset"]
     axes = {k: (p[k][0], np.linspace(*p[k][1:3], p[k][3])) for k in ("x", "y")}
-    ds = phase.phase_diagram(dg.GatedRNN(), **axes, dmft=True, simulate=phase.Simulation(n=200, seeds=4))
-    alpha, g = np.asarray(ds.alpha_r), np.asarray(ds.g_h)
-    step = g[1] - g[0]
-    region = np.asarray(ds.region_simulated)
-    tc = ds.attrs["tricritical_alpha_r"]
-    for i in np.flatnonzero(alpha < tc):
-        # continuous transition: chaos from small states begins within one grid step of the stability line
-        chaotic = region[:, i] == phase.CHAOTIC
-        first = g[np.flatnonzero(chaotic)[0]]
-        assert abs(first - float(ds.line_stability[i])) <= step + 1e-9, (alpha[i], first)
-        assert np.all(chaotic[g >= first]) and not np.any(region[:, i] == phase.BISTABLE)
-    above = np.flatnonzero(alpha > tc + step)
-    bistable = region == phase.BISTABLE
-    # a bistable band in simulation past the tricritical point (found at most alpha_r values) ...
-    assert np.mean(bistable[:, above].any(0)) >= 0.5
-    # ... that lies where theory puts it: between the DMFT line and the stability line, within a step
-    lo, hi = np.asarray(ds.line_dmft)[None, :] - step, np.asarray(ds.line_stability)[None, :] + step
-    gg = g[:, None] + 0 * alpha[None, :]
-    assert np.all(
-        (gg[bistable] >= lo.repeat(g.size, 0)[bistable]) & (gg[bistable] <= hi.repeat(g.size, 0)[bistable])
+    check_gated_reset(
+        phase.phase_diagram(dg.GatedRNN(), **axes, dmft=True, simulate=phase.Simulation(n=200, seeds=4))
     )
-    # and the theory's own bistable region is not empty there
-    assert np.any(np.asarray(ds.region_theory)[:, above] == phase.BISTABLE)
