@@ -17,7 +17,15 @@ CELL_TIMEOUT = 600
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+#: The heaviest notebooks (1.5-3 min each on 2 cores) run with the slow checks (-m slow).
+SLOW = {"04_dmft.ipynb", "05_fixed_points.ipynb"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=[pytest.mark.slow] if p.name in SLOW else []) for p in NOTEBOOKS],
+    ids=[p.name for p in NOTEBOOKS],
+)
 def test_notebook_runs(path: Path, monkeypatch):
     # The kernel inherits this environment: figures go to the non-interactive Agg backend (no windows).
     monkeypatch.setenv("MPLBACKEND", "Agg")
