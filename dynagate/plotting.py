@@ -459,7 +459,9 @@ def plot_phase_diagram(ds, axes=None, title: str | None = None) -> Figure:
         present = [i for i in range(len(names)) if (region == i).any()]
         handles += [Patch(color=REGION_COLOURS[i], label=names[i].replace("_", " ")) for i in present]
         ax.legend(handles=handles, loc="upper left", fontsize="small", framealpha=0.85)
-        ax.set_title("theory: static mean field + RMT" + (" + DMFT" if "line_dmft" in ds else ""))
+        mf = "f0_low" in ds and bool(np.isfinite(np.asarray(ds.f0_low)).any())
+        what = "static mean field + RMT" if mf else "RMT at the zero state (unstable: chaotic label)"
+        ax.set_title("theory: " + what + (" + DMFT" if "line_dmft" in ds else ""))
     for ax in axes:
         ax.set_xlabel(xn)
         ax.set_ylabel(yn)

@@ -20,8 +20,6 @@ HERE = Path(__file__).resolve().parent
 FIGURES = {
     # the discontinuous transition, the tricritical point and the bistable band (README figure)
     "gated_reset": ["gated", "--preset", "gated-reset", "--simulate", "--n", "200", "--seeds", "4", "--dmft"],
-    # slow modes of input-driven fixed points as the update gate sharpens
-    "gated_update": ["gated", "--preset", "gated-update", "--simulate", "--n", "100", "--seeds", "2"],
     # the GRU and the LSTM at initialisation: gate biases against weight scale
     "gru": ["gru", "--preset", "gru", "--simulate", "--n", "100", "--seeds", "2"],
     "lstm": ["lstm", "--preset", "lstm", "--simulate", "--n", "100", "--seeds", "2"],
