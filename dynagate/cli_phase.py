@@ -105,9 +105,10 @@ def run(args) -> int:
             name, a, b, num = preset[flag[2:]]
             given = f"{name}={a}:{b}:{num}"
         axes.append(parse_axis(cls, given))
-    sets = {**preset["set"], **parse_sets(cls, args.sets)}
+    given = parse_sets(cls, args.sets)
+    sets = {**preset["set"], **given}
     for name, _ in axes:
-        if name in parse_sets(cls, args.sets):
+        if name in given:
             raise InputError(f"{name} is both an axis and a --set")
     ensemble = cls().replace(**sets)
     sim = None

@@ -50,14 +50,12 @@ def open_store(path, spec: dict, n_points: int, chunk: int, fingerprint: str):
         except Exception as e:  # not a Zarr group
             raise InputError(f"{path} exists and is not a sweep store ({type(e).__name__}: {e})") from None
         old = group.attrs.get("fingerprint")
-        if old is None and not list(group.array_keys()):
-            pass  # an empty group: start afresh below
-        elif old != fingerprint or group.attrs.get("n_points") != n_points:
-            raise InputError(
-                f"{path} holds a different sweep (other parameters or grid); choose another output "
-                "folder or delete it to start again"
-            )
-        else:
+        if old is not None or list(group.array_keys()):  # an empty group is started afresh below
+            if old != fingerprint or group.attrs.get("n_points") != n_points:
+                raise InputError(
+                    f"{path} holds a different sweep (other parameters or grid); choose another output "
+                    "folder or delete it to start again"
+                )
             return group, int(group.attrs["chunk"])
     group = zarr.open_group(str(path), mode="w")
     for name, (shape, dtype) in spec.items():
