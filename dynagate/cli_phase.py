@@ -65,15 +65,12 @@ def add_parser(sub) -> None:
 
 
 def parse_axis(cls, text: str):
-    """--x/--y NAME=START:STOP:NUM with START < STOP and NUM >= 2."""
-    from .errors import InputError
+    """--x/--y NAME=START:STOP:NUM, checked as a diagram axis (:func:`dynagate.phase.check_axis`: NUM >= 2,
+    START < STOP)."""
+    from .phase import check_axis
 
-    name, values = parse_param(cls, text.replace("--param", ""))
-    if values.size < 2:
-        raise InputError(f"axis {text!r}: NUM must be >= 2 (a diagram needs two or more values)")
-    if not values[-1] > values[0]:
-        raise InputError(f"axis {text!r}: START must be below STOP (an empty or reversed range)")
-    return name, values
+    name, values = parse_param(cls, text)
+    return name, check_axis(cls, name, values)
 
 
 def run(args) -> int:
@@ -129,10 +126,9 @@ def run(args) -> int:
     finally:
         sweep.close(client)
     sets_text = ", ".join(f"{k}={v}" for k, v in sets.items())
-    fig = Figure(
-        figsize=(12.5, 5.0) if sim is not None and not args.no_theory else (6.5, 5.0), layout="constrained"
-    )
-    plot_phase_diagram(ds, axes=fig.subplots(1, 2 if sim is not None and not args.no_theory else 1),
+    panels = 2 if sim is not None and not args.no_theory else 1
+    fig = Figure(figsize=(12.5, 5.0) if panels == 2 else (6.5, 5.0), layout="constrained")
+    plot_phase_diagram(ds, axes=fig.subplots(1, panels),
                        title=cls.__name__ + (f" ({sets_text})" if sets_text else ""))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     png, nc = out / "phase_diagram.png", out / "phase_diagram.nc"

@@ -65,7 +65,7 @@ import numpy as np
 from . import sweep
 from .errors import InputError
 from .models.base import Ensemble
-from .models.gated import GatedRNN, _is_zero
+from .models.gated import GatedRNN
 from .models.vanilla import VanillaRNN
 
 #: Region codes (CF ``flag_values`` / ``flag_meanings`` of the ``region`` variables).
@@ -114,10 +114,10 @@ class Simulation:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise InputError(f"Simulation.{name} must be a finite number > 0, got {v!r}")
-        for name in ("t_burn", "t_obs"):
-            v = getattr(self, name)
-            if v is not None and not (math.isfinite(v) and v >= (0 if name == "t_burn" else 1e-300)):
-                raise InputError(f"Simulation.{name} must be a finite number (> 0 for t_obs), got {v!r}")
+        if self.t_burn is not None and not (math.isfinite(self.t_burn) and self.t_burn >= 0):
+            raise InputError(f"Simulation.t_burn must be a finite number >= 0, got {self.t_burn!r}")
+        if self.t_obs is not None and not (math.isfinite(self.t_obs) and self.t_obs > 0):
+            raise InputError(f"Simulation.t_obs must be a finite number > 0, got {self.t_obs!r}")
         if self.small >= self.large:
             raise InputError(f"Simulation.small ({self.small}) must be below Simulation.large ({self.large})")
 
@@ -126,9 +126,8 @@ class Simulation:
 
 
 def has_theory(ensemble) -> bool:
-    return isinstance(ensemble, (GatedRNN, VanillaRNN)) and (
-        not isinstance(ensemble, VanillaRNN) or ensemble.delta is None
-    )
+    """Whether the static mean field applies: the gated RNN and the vanilla flow."""
+    return isinstance(ensemble, GatedRNN) or (isinstance(ensemble, VanillaRNN) and ensemble.delta is None)
 
 
 THEORY_SPEC = {
@@ -155,8 +154,8 @@ def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
         if branches.size == 0:  # cannot happen (RHS(0) >= 0 and RHS <= D_max); kept as a guard
             raise InputError(f"no static mean-field solution found for {ensemble!r}")
         lo, hi = int(branches[0]), int(branches[-1])
-        st_lo = rmt.structure(ensemble, _branch_stats(ensemble, sol, lo))
-        st_hi = st_lo if hi == lo else rmt.structure(ensemble, _branch_stats(ensemble, sol, hi))
+        st_lo = rmt.structure(ensemble, rmt.branch_stats(ensemble, sol, lo))
+        st_hi = st_lo if hi == lo else rmt.structure(ensemble, rmt.branch_stats(ensemble, sol, hi))
         f0 = [float(_f0(s)) for s in (st_lo, st_hi)]
         f0_unstable = [f > 1.0 for f in f0]
         rate = float(rmt.rightmost(st_lo))
@@ -186,15 +185,6 @@ def _region(stable: bool, unstable: bool, slow: bool) -> int:
     return MARGINAL if slow else STABLE
 
 
-def _branch_stats(ensemble, sol, b: int):
-    from .rmt import _sharpness, gaussian_stats
-
-    var = {"h": sol.delta_h[b]}
-    if isinstance(ensemble, GatedRNN):
-        var |= {"r": sol.delta_r[b]} | ({} if _is_zero(ensemble.alpha_z) else {"z": sol.delta_z[b]})
-    return gaussian_stats(var, 20, means={"h": sol.mean_h[b]}, sharpness=_sharpness(ensemble))
-
-
 @jax.jit
 def _f0(st):
     from .rmt import F
@@ -204,11 +194,11 @@ def _f0(st):
 
 def _f0_low(ensemble) -> float:
     from .meanfield.static import static
-    from .rmt import structure
+    from .rmt import branch_stats, structure
 
     sol = static(ensemble)
     lo = int(np.flatnonzero(np.asarray(sol.valid))[0])
-    return float(_f0(structure(ensemble, _branch_stats(ensemble, sol, lo))))
+    return float(_f0(structure(ensemble, branch_stats(ensemble, sol, lo))))
 
 
 def _n_branches(ensemble) -> int:

@@ -233,7 +233,12 @@ def meanfield_stats(ensemble, *, n_nodes: int = 20) -> Stats:
     ok = np.asarray(sol.valid & sol.stable)
     if not ok.any():
         raise InputError(f"no stable static mean-field solution for {ensemble!r}")
-    b = int(np.flatnonzero(ok)[-1])
+    return branch_stats(ensemble, sol, int(np.flatnonzero(ok)[-1]), n_nodes=n_nodes)
+
+
+def branch_stats(ensemble, sol, branch: int, *, n_nodes: int = 20) -> Stats:
+    """Statistics of branch ``branch`` of a static solution ``sol`` (:func:`dynagate.meanfield.static`)."""
+    b = branch
     var = {"h": sol.delta_h[b]}
     if isinstance(ensemble, GatedRNN):
         var |= {"r": sol.delta_r[b]} | ({} if _is_zero(ensemble.alpha_z) else {"z": sol.delta_z[b]})

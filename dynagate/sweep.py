@@ -96,7 +96,7 @@ def run(
     if group is not None and done.any():
         for name in spec:
             out[name][:] = group[name][:]
-    todo = [c for c, d in zip(range(len(parts)), done) if not d]
+    todo = np.flatnonzero(~done).tolist()
 
     def accept(c: int, values: dict) -> None:
         idx = parts[c]
@@ -129,22 +129,13 @@ def run(
     return out
 
 
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
 def _bar(total: int, initial: int, description: str, progress: bool | None):
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc=description, unit="chunk", file=sys.stderr)
+    show = sys.stderr.isatty() if progress is None else progress
+    return tqdm(
+        total=total, initial=initial, desc=description, unit="chunk", file=sys.stderr, disable=not show
+    )
 
 
 def connect(*, workers: int | None = None, scheduler: str | None = None, timeout: float = 10.0):

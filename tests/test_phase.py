@@ -175,8 +175,9 @@ def test_cli_phase_diagram_writes_and_resumes(tmp_path, capsys):
     "extra, match",
     [
         (["--x", "alpha_q=0:1:3", "--y", "g_h=1:2:3"], "unknown parameter 'alpha_q'"),
-        (["--x", "alpha_r=0:1:1", "--y", "g_h=1:2:3"], "NUM must be >= 2"),
-        (["--x", "alpha_r=1:0:3", "--y", "g_h=1:2:3"], "START must be below STOP"),
+        (["--x", "alpha_r=0:1:1", "--y", "g_h=1:2:3"], "at least two values"),
+        (["--x", "alpha_r=1:0:3", "--y", "g_h=1:2:3"], "must increase"),
+        (["--x", "alpha_r=0:1:3", "--y", "g_h=1:1:3"], "must increase"),  # an empty range
         (["--x", "alpha_r=0:1:3"], "--y NAME=START:STOP:NUM is required"),
         (["--preset", "lstm"], "is for MODEL lstm"),
         (["--preset", "nope"], "unknown preset"),
