@@ -66,7 +66,9 @@ def _relax(rate, force, x0, dt):
 
     def step(x, k):
         r, f = 0.5 * (k[0] + k[2]), 0.5 * (k[1] + k[3])
-        x = x * jnp.exp(-r * dt) - f * dt * jnp.expm1(-r * dt) / jnp.where(r == 0, 1.0, -r * dt)
+        y = -r * dt  # x <- x e^y + f dt phi_1(y), phi_1(y) = (e^y - 1) / y (= 1 at y = 0)
+        phi1 = jnp.where(jnp.abs(y) < 1e-8, 1.0 + 0.5 * y, jnp.expm1(y) / jnp.where(y == 0, 1.0, y))
+        x = x * jnp.exp(y) + f * dt * phi1
         return x, x
 
     nxt = (jnp.roll(rate, -1, 0), jnp.roll(force, -1, 0))
