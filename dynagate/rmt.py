@@ -422,16 +422,17 @@ def perron_root(T, iters: int = 40) -> jax.Array:
     """Spectral radius of a non-negative matrix: rho = lim ||T^(2^k)||^(2^-k) by normalised repeated
     squaring (relative error ~ log(K) 2^-iters). Entries below 1e-150 of the largest are flushed to 0,
     which keeps the squarings out of slow subnormal arithmetic without changing rho beyond round-off."""
-    logrho = jnp.zeros((), T.dtype)
-    A = T
-    scale = 1.0
-    for _ in range(iters):
-        s = jnp.maximum(jnp.max(jnp.abs(A)), jnp.finfo(T.dtype).tiny)
-        logrho = logrho + scale * jnp.log(s)
+    tiny = jnp.finfo(T.dtype).tiny
+
+    def square(_, c):  # a loop, not unrolled: F is inlined at every call site of the support's solvers
+        A, logrho, scale = c
+        s = jnp.maximum(jnp.max(jnp.abs(A)), tiny)
         A = A / s
         A = jnp.where(A < 1e-150, 0.0, A)
-        A = A @ A
-        scale = scale / 2
+        return A @ A, logrho + scale * jnp.log(s), scale / 2
+
+    zero = jnp.zeros((), T.dtype)
+    _, logrho, _ = jax.lax.fori_loop(0, iters, square, (T, zero, zero + 1.0))
     return jnp.exp(logrho)
 
 
