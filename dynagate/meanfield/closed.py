@@ -107,6 +107,19 @@ def lag_grid(t_max: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(t, n * dt - t), 2 * np.pi * np.fft.fftfreq(n, dt)
 
 
+def decay_ratio(c_h) -> float:
+    """(C_h(t_max / 2) - C_h(t_max)) / (C_h(0) - C_h(t_max)) on lags 0..t_max: near 0 once C_h has decayed."""
+    c_h = np.asarray(c_h, float)
+    span = c_h[0] - c_h[-1]
+    return float(abs(c_h[c_h.size // 2] - c_h[-1]) / span) if span > 0 else math.inf
+
+
+def decayed(c_h) -> bool:
+    """Whether C_h on lags 0..t_max has settled by t_max (its second half flat to 10% of its fall): the
+    periodic grid of period 2 t_max assumes it."""
+    return decay_ratio(c_h) <= 0.1
+
+
 def lowpass(c, omega, tau):
     """Autocovariance of x with tau dx/dt = -x + y from that of y: the spectrum over 1 + (omega tau)^2."""
     return jnp.real(jnp.fft.ifft(jnp.fft.fft(c) / (1.0 + (omega * tau) ** 2)))
