@@ -166,12 +166,12 @@ def slowing_scan(base, alpha_z_theory, alpha_z_sim, *, n: int, seeds: int, key, 
     rows = {}
     for az in map(float, alpha_z_sim):
         r = theory[az]
-        t_obs = max(1000.0, 15 * r.relaxation_time)
+        t_obs = max(1000.0, 100.0 * math.ceil(0.15 * r.relaxation_time))  # 15 t_c in whole hundreds
         max_lag = min(5 * r.relaxation_time, t_obs / 4)
         samples = []
         for s in range(seeds):
             k = jax.random.fold_in(jax.random.fold_in(k_sim, round(1000 * az)), s)
-            t_frame = max(600.0, 5 * r.relaxation_time)
+            t_frame = max(600.0, 100.0 * math.ceil(0.05 * r.relaxation_time))
             samples.append(simulate_chaos(base.replace(alpha_z=az), n, key=k, t_obs=t_obs, max_lag=max_lag,
                                           t_frame=t_frame, snapshots=snapshots))  # fmt: skip
             if progress is not None:
