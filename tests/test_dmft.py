@@ -75,7 +75,7 @@ def test_no_chaotic_solution_is_a_status_not_an_error():
     sz0 = 1 / (1 + math.exp(-1.0))
     for solver in (Closed(), MonteCarlo()):
         alpha_z = 1.0 if isinstance(solver, MonteCarlo) else 0.0
-        r = dmft(dg.GatedRNN(g_h=1.5, beta_z=-1.0, alpha_z=alpha_z), solver=solver)
+        r = dmft(dg.GatedRNN(g_h=1.5, beta_z=-1.0, alpha_z=alpha_z), solver=solver, key=jax.random.PRNGKey(0))
         assert r.status == "no_chaos" and r.delta0 == 0.0
         assert r.lambda_max == pytest.approx(sz0 * (0.75 - 1), rel=1e-6)
     # with a static input the fixed point is not 0: Delta0 is the static mean-field variance
@@ -240,7 +240,10 @@ def test_monte_carlo_grid_grows_until_c_h_decays():
     assert sol["regrids"] >= 1 and sol["t_max"] >= 240 and sol["decayed"]
     # the step grew with the grid, keeping max_points where max_dt allows
     assert sol["dt"] == pytest.approx(min(max(0.2, 2 * sol["t_max"] / 1200), 0.8))
-    r = dmft(ens, solver=MonteCarlo(montecarlo.Options(t_max=30.0, **light), lambda_max=False))
+    with pytest.raises(InputError, match="key="):  # randomness needs a key
+        dmft(ens, solver=MonteCarlo(montecarlo.Options(t_max=30.0, **light)))
+    short = MonteCarlo(montecarlo.Options(t_max=30.0, **light), lambda_max=False)
+    r = dmft(ens, solver=short, key=jax.random.PRNGKey(1))
     assert r.status == "not_converged" and "t_max" in r.message
 
 

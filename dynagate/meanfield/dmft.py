@@ -333,7 +333,8 @@ class MonteCarlo:
 
         _check_gated(ensemble)
         o = self.options or montecarlo.Options()
-        key = jax.random.PRNGKey(0) if key is None else key
+        if key is None:
+            raise InputError("dmft: the MonteCarlo solver samples paths; pass key=jax.random.PRNGKey(...)")
         t_max = montecarlo.default_t_max(o, closed._params(ensemble))
         init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=t_max, dt=o.dt, tol=1e-8)
         if _is_static(init["c_h"]):
@@ -419,6 +420,7 @@ def default_solver(ensemble):
 def dmft(ensemble, *, solver=None, key=None) -> DMFTResult:
     """The stationary chaotic solution of ``ensemble`` (vanilla flow or gated RNN) by ``solver`` (an
     :class:`SCS`, :class:`Closed` or :class:`MonteCarlo`; default :func:`default_solver`). ``key``: PRNG
-    key of the Monte-Carlo solver (default PRNGKey(0)). Times in units of tau_h, lambda_max per unit time."""
+    key of the Monte-Carlo solver (required there: an InputError without it). Times in units of tau_h,
+    lambda_max per unit time."""
     solver = default_solver(ensemble) if solver is None else solver
     return solver(ensemble, key)
