@@ -187,9 +187,18 @@ def slowing_scan(base, alpha_z_theory, alpha_z_sim, *, n: int, seeds: int, key, 
         "theory_delta0": ("alpha_z", [theory[a].delta0 for a in azt]),
         "theory_relaxation_time": ("alpha_z", [theory[a].relaxation_time for a in azt]),
         "theory_status": ("alpha_z", [theory[a].status for a in azt]),
-        "sim_lambda_max": (("alpha_z_sim", "seed"), [[s.lambda_max for s in rows[a][0]] for a in azs]),
-        "sim_lambda_se": (("alpha_z_sim", "seed"), [[s.lambda_se for s in rows[a][0]] for a in azs]),
-        "sim_delta0": (("alpha_z_sim", "seed"), [[float(s.c_h[0]) for s in rows[a][0]] for a in azs]),
+        "sim_lambda_max": (
+            ("alpha_z_sim", "seed"),
+            np.reshape([[s.lambda_max for s in rows[a][0]] for a in azs], (-1, seeds)),
+        ),
+        "sim_lambda_se": (
+            ("alpha_z_sim", "seed"),
+            np.reshape([[s.lambda_se for s in rows[a][0]] for a in azs], (-1, seeds)),
+        ),
+        "sim_delta0": (
+            ("alpha_z_sim", "seed"),
+            np.reshape([[float(s.c_h[0]) for s in rows[a][0]] for a in azs], (-1, seeds)),
+        ),
     }
     for q in qty:
         for j, part in enumerate(("theory", "sim", "sim_se")):
