@@ -20,9 +20,12 @@ with each other are timed in turn, so that on a shared machine they see the same
 
 LAPACK threads: JAX's CPU QR calls LAPACK from SciPy's bundled OpenBLAS, whose worker threads compete with
 XLA's own thread pool (and with any other process) for the cores. On a small, shared machine this
-oversubscription made QR-heavy runs 10-400x slower in our measurements, so by default the script sets
-OPENBLAS_NUM_THREADS=1 before importing numpy/JAX (``--blas-threads 0`` leaves OpenBLAS's default; an
-OPENBLAS_NUM_THREADS already in the environment always wins). The header prints the setting in force.
+oversubscription made QR-heavy runs 10-400x slower in our measurements (``benchmarks/blas_threads.py``),
+so ``lyapunov_spectrum`` itself runs under a limit of one BLAS thread (``dynagate.blas``: its
+``blas_threads`` argument, else DYNAGATE_BLAS_THREADS, else 1; 0 leaves OpenBLAS's default). This script
+runs everything it times under that same limit, lyapax and the pieces of (b) included, so that the
+comparisons are like for like: ``--blas-threads N`` sets it (default: DYNAGATE_BLAS_THREADS, else 1; 0 leaves
+OpenBLAS's default). torch uses its own BLAS, outside the limit. The header prints the setting in force.
 """
 
 import argparse
@@ -352,33 +355,37 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes and short runs, to try the script")
     p.add_argument("--repeats", type=int, default=3, help="timed calls after the warm-up (best is kept)")
-    blas_help = "OPENBLAS_NUM_THREADS for LAPACK (JAX's CPU QR); 0 leaves OpenBLAS's default"
-    p.add_argument("--blas-threads", type=int, default=1, help=blas_help)
+    blas_help = "BLAS threads for LAPACK (JAX's CPU QR), as dynagate.blas; 0 leaves OpenBLAS's default"
+    p.add_argument("--blas-threads", type=int, default=None, help=blas_help)
     p.add_argument("--force-d", action="store_true", help="run (d) even without a GPU (use a small --n-d)")
     p.add_argument("--n-d", type=int, default=4096)
     p.add_argument("--steps-d", type=int, default=5000)
     a = p.parse_args()
-    if "OPENBLAS_NUM_THREADS" not in os.environ and a.blas_threads > 0:
-        os.environ["OPENBLAS_NUM_THREADS"] = str(a.blas_threads)  # before numpy/scipy/JAX load OpenBLAS
+    if a.blas_threads is not None:
+        os.environ["DYNAGATE_BLAS_THREADS"] = str(a.blas_threads)  # read by dynagate.blas at each call
     vars(a).update(SIZES[a.quick])
 
     import jax
     import torch
 
     import dynagate  # noqa: F401  (turns on float64 unless JAX_ENABLE_X64 says otherwise)
+    from dynagate.blas import blas_threads, limit_blas
 
     t0 = time.perf_counter()
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset (OpenBLAS default)")
+    n_blas = blas_threads()
+    blas = f"{n_blas}" if n_blas else "OpenBLAS default (OPENBLAS_NUM_THREADS=" + os.environ.get(
+        "OPENBLAS_NUM_THREADS", "unset") + ")"  # fmt: skip
     print(f"backend={jax.default_backend()} devices={jax.devices()}", end=" ")
     print(f"jax={jax.__version__} torch={torch.__version__}")
-    print(f"float64={jax.config.jax_enable_x64} cpu cores={os.cpu_count()} OPENBLAS_NUM_THREADS={blas}")
+    print(f"float64={jax.config.jax_enable_x64} cpu cores={os.cpu_count()} BLAS threads={blas}")
     print(f"load average {os.getloadavg()[0]:.1f} (other processes on this machine slow every timing)")
     if a.quick:
         print("--quick: small sizes and short runs; the targets are meant for the default sizes")
-    section_a(a)
-    section_b(a)
-    section_c(a)
-    section_d(a)
+    with limit_blas():  # the limit lyapunov_spectrum applies, here around lyapax and the pieces of (b) too
+        section_a(a)
+        section_b(a)
+        section_c(a)
+        section_d(a)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; load average now {os.getloadavg()[0]:.1f}")
 
 

@@ -177,13 +177,13 @@ def _descent(F, seeds, n_steps, lr):
             return (s - lr * mh / (jnp.sqrt(vh) + 1e-12), m, v), None
 
         z = jnp.zeros_like(s)
-        (s, _, _), _ = jax.lax.scan(step, (s, z, z), jnp.arange(n_steps))
+        (s, _, _), _ = jax.lax.scan(step, (s, z, z), jnp.arange(n_steps, dtype=s.dtype))  # float: exponents
         return s
 
     return jax.vmap(one)(seeds)
 
 
-_DAMPING = 2.0 ** -jnp.arange(7)  # trial Newton step lengths 1 .. 1/64
+_DAMPING = 2.0 ** -jnp.arange(7.0)  # trial Newton step lengths 1 .. 1/64
 
 
 def _newton(F, J, seeds, n_steps):

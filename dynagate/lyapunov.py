@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .blas import limit_blas
 from .errors import InputError, NonFiniteError, check_param, check_vector
 from .models.base import System, rate_units
 from .simulate import RK4, Euler, check_inputs, step_function
@@ -213,6 +214,7 @@ def lyapunov_spectrum(
     solver: RK4 | Euler | None = None,
     accuracy: float | None = None,
     sum_rule: bool | None = None,
+    blas_threads: int | None = None,
 ) -> LyapunovResult:
     """The k largest Lyapunov exponents of ``system`` (all of them if ``k`` is ``None``) by QR.
 
@@ -231,6 +233,10 @@ def lyapunov_spectrum(
         accuracy: target standard error (absolute, in the result's units); a run whose stderr exceeds it
             has status "too_short". Default: 0.01 for flows, 0.005 for maps.
         sum_rule: also accumulate log|det M| along the orbit (O(n^3) per step; default: when k = n <= 256).
+        blas_threads: BLAS/LAPACK threads for the run (on CPU JAX's QR calls LAPACK in SciPy's OpenBLAS,
+            whose default of one thread per core can make repeated QR many times slower on a loaded or
+            small machine): default ``$DYNAGATE_BLAS_THREADS``, else 1; 0 leaves OpenBLAS's own setting
+            (see :mod:`dynagate.blas`).
 
     Returns:
         A :class:`LyapunovResult`. Raises :class:`NonFiniteError` (naming the step) if the orbit diverges.
@@ -244,12 +250,13 @@ def lyapunov_spectrum(
         accuracy = 0.01 if system.is_flow else 0.005
     check_param("lyapunov_spectrum", "accuracy", accuracy, positive=True)
     _warn_precision()
-    Q0 = jnp.linalg.qr(jax.random.normal(p["k_frame"], (n, int(k))))[0]
-    out = _qr_run(
-        system, p["s0"], Q0, p["x"], p["xs"], p["dt"], p["solver"],
-        n_burn=p["n_burn"], n_frame=p["n_frame"], n_blocks=p["n_blocks"], per_block=p["per_block"],
-        ortho=p["ortho"], sum_rule=bool(sum_rule),
-    )  # fmt: skip
+    with limit_blas(blas_threads):
+        Q0 = jnp.linalg.qr(jax.random.normal(p["k_frame"], (n, int(k))))[0]
+        out = jax.block_until_ready(_qr_run(
+            system, p["s0"], Q0, p["x"], p["xs"], p["dt"], p["solver"],
+            n_burn=p["n_burn"], n_frame=p["n_frame"], n_blocks=p["n_blocks"], per_block=p["per_block"],
+            ortho=p["ortho"], sum_rule=bool(sum_rule),
+        ))  # fmt: skip
     return _result(system, out, p, accuracy, sum_rule and k == n, full_frame=4 * k >= n)
 
 
@@ -435,7 +442,7 @@ def lyapunov_ensemble(ensemble, n: int, *, key, n_networks: int, k: int | None =
 
     Network i is ``sample(ensemble, n, key=fold_in(k_net, i))`` and its run uses ``fold_in(k_run, i)``
     with ``k_net, k_run = split(key)``, so results do not depend on how networks are batched. Other
-    keyword arguments are those of :func:`lyapunov_spectrum` (not ``state0``).
+    keyword arguments are those of :func:`lyapunov_spectrum` (not ``state0``), ``blas_threads`` included.
     """
     from .errors import check_size
     from .models.base import sample
@@ -447,6 +454,7 @@ def lyapunov_ensemble(ensemble, n: int, *, key, n_networks: int, k: int | None =
     template = sample(ensemble, n, key=jax.random.fold_in(k_net, 0))
     accuracy = kwargs.pop("accuracy", None)
     sum_rule = kwargs.pop("sum_rule", None)
+    blas_threads = kwargs.pop("blas_threads", None)
     times = {a: kwargs.pop(a, None) for a in ("dt", "t_burn", "t_frame", "t_obs", "t_ortho")}
     p = _prepare(template, k_run, None, *times.values(), kwargs.pop("n_blocks", 20),
                  kwargs.pop("x", None), kwargs.pop("xs", None), kwargs.pop("solver", None))  # fmt: skip
@@ -469,7 +477,8 @@ def lyapunov_ensemble(ensemble, n: int, *, key, n_networks: int, k: int | None =
             ortho=p["ortho"], sum_rule=bool(sum_rule),
         )  # fmt: skip
 
-    outs = jax.vmap(one)(jnp.arange(n_networks))
+    with limit_blas(blas_threads):
+        outs = jax.block_until_ready(jax.vmap(one)(jnp.arange(n_networks)))
     results = tuple(
         _result(
             template,

@@ -397,16 +397,30 @@ def _abs2(z):
     return jnp.real(z) ** 2 + jnp.imag(z) ** 2
 
 
+def _complex_dtype(st: Structure):
+    """The complex type of the structure's precision (float64 -> complex128, float32 -> complex64)."""
+    return jnp.promote_types(st.A.dtype, jnp.complex64)
+
+
+def _lam(st: Structure, x, y=0.0) -> jax.Array:
+    """lambda = x + i y in the structure's complex type (an explicit cast: no implicit float -> complex)."""
+    ct = _complex_dtype(st)
+    return jnp.asarray(x).astype(ct) + 1j * jnp.asarray(y).astype(ct)
+
+
 def _back_substitute(st: Structure, lam, stop: int = 0):
     """Rows j >= stop of X = (lambda B - A)^{-1} L_k for every k, by back substitution (A is upper
-    triangular for every model and d <= 3: unrolled, no batched tiny solves). Returns ([X_j (K, m)], diag)."""
+    triangular for every model and d <= 3: unrolled, no batched tiny solves). Returns ([X_j (K, m)], diag).
+    ``lam`` may be real or complex; the arithmetic is complex, in the structure's precision."""
+    ct = _complex_dtype(st)
+    lam = jnp.asarray(lam).astype(ct)
     d = st.A.shape[-1]
-    diag = lam * st.B[None, :] - jnp.diagonal(st.A, axis1=1, axis2=2)  # (m, d)
+    diag = lam * st.B[None, :].astype(ct) - jnp.diagonal(st.A, axis1=1, axis2=2).astype(ct)  # (m, d)
     X = [None] * d
     for j in range(d - 1, stop - 1, -1):
-        acc = st.L[..., j].astype(complex)
+        acc = st.L[..., j].astype(ct)
         for col in range(j + 1, d):
-            acc = acc + st.A[:, j, col] * X[col]  # -(lambda B - A)_jl = A_jl off the diagonal
+            acc = acc + st.A[:, j, col].astype(ct) * X[col]  # -(lambda B - A)_jl = A_jl off the diagonal
         X[j] = acc / diag[:, j]
     return X, diag
 
@@ -414,7 +428,7 @@ def _back_substitute(st: Structure, lam, stop: int = 0):
 def transfer_matrix(st: Structure, lam) -> jax.Array:
     """T_km(lambda) = g_k^2 < |R_k^T (lambda B - A)^{-1} L_m|^2 > (K x K)."""
     X, _ = _back_substitute(st, lam)
-    c = sum(st.R[:, None, :, j] * X[j][None] for j in range(len(X)))  # (K, K, m)
+    c = sum(st.R[:, None, :, j].astype(X[j].dtype) * X[j][None] for j in range(len(X)))  # (K, K, m)
     return st.g2[:, None] * jnp.sum(st.weights * _abs2(c), axis=-1)
 
 
@@ -422,21 +436,22 @@ def perron_root(T, iters: int = 40) -> jax.Array:
     """Spectral radius of a non-negative matrix: rho = lim ||T^(2^k)||^(2^-k) by normalised repeated
     squaring (relative error ~ log(K) 2^-iters). Entries below 1e-150 of the largest are flushed to 0,
     which keeps the squarings out of slow subnormal arithmetic without changing rho beyond round-off."""
-    logrho = jnp.zeros((), T.dtype)
-    A = T
-    scale = 1.0
-    for _ in range(iters):
-        s = jnp.maximum(jnp.max(jnp.abs(A)), jnp.finfo(T.dtype).tiny)
-        logrho = logrho + scale * jnp.log(s)
+    tiny = jnp.finfo(T.dtype).tiny
+
+    def square(_, c):  # a loop, not unrolled: F is inlined at every call site of the support's solvers
+        A, logrho, scale = c
+        s = jnp.maximum(jnp.max(jnp.abs(A)), tiny)
         A = A / s
         A = jnp.where(A < 1e-150, 0.0, A)
-        A = A @ A
-        scale = scale / 2
+        return A @ A, logrho + scale * jnp.log(s), scale / 2
+
+    zero = jnp.zeros((), T.dtype)
+    _, logrho, _ = jax.lax.fori_loop(0, iters, square, (T, zero, zero + 1.0))
     return jnp.exp(logrho)
 
 
 def F(st: Structure, lam) -> jax.Array:
-    """rho(T(lambda)): lambda lies in the support iff F >= 1."""
+    """rho(T(lambda)): lambda (real or complex) lies in the support iff F >= 1."""
     return perron_root(transfer_matrix(st, lam))
 
 
@@ -559,7 +574,7 @@ def _edge(st: Structure, direction: float):
     eps = max(1e-9, 1e3 * float(jnp.finfo(span.dtype).eps)) * span  # off the pole, also in float32
 
     def g(t):
-        return F(st, p + direction * (eps + t) + 0.0j) - 1.0
+        return F(st, p + direction * (eps + t)) - 1.0  # a real lambda: F casts it
 
     t = _bisect(g, jnp.zeros(()), _reach(g, 0.0, 1.0, span))
     out = g(0.0) >= 0
@@ -574,10 +589,10 @@ def rightmost(st: Structure, n_x: int = 256) -> jax.Array:
     out, right = _edge(st, 1.0)
     pmin, pmax = _poles(st)
     xs = jnp.linspace(pmin, pmax, n_x + 2)[1:-1]
-    inside = jax.vmap(lambda x: F(st, x + 0.0j))(xs) >= 1.0
+    inside = jax.vmap(lambda x: F(st, x))(xs) >= 1.0
     x_r = jnp.max(jnp.where(inside, xs, -jnp.inf))
     scanned = jnp.where(
-        jnp.isfinite(x_r), _bisect(lambda x: F(st, x + 0.0j) - 1.0, x_r, x_r + xs[1] - xs[0], iters=40), pmax
+        jnp.isfinite(x_r), _bisect(lambda x: F(st, x) - 1.0, x_r, x_r + xs[1] - xs[0], iters=40), pmax
     )
     return jnp.where(out, right, jnp.maximum(scanned, pmax))
 
@@ -591,13 +606,13 @@ def support(st: Structure, n_x: int = 512) -> Support:
     span = jnp.maximum(pmax - pmin, 1.0)
 
     def f_real(x):
-        return F(st, x + 0.0j) - 1.0
+        return F(st, x) - 1.0
 
     xs = jnp.linspace(left, right, n_x + 2)[1:-1]
 
     def height(x):
         def fy(y):  # 1 - 1/F: smooth where F has poles (1/F ~ distance^2), so false position converges fast
-            return 1.0 - 1.0 / F(st, x + 1j * y)
+            return 1.0 - 1.0 / F(st, _lam(st, x, y))
 
         inside = fy(0.0) >= 0
         top = _reach(fy, 0.0, 1.0, span)
@@ -647,11 +662,11 @@ def _potential(st: Structure, x, y, u):
     """Phi(lambda; u) = < sum_j log|lambda B_j - A_jj| > + (< log(1 + s u) > - u) / 2 (see log_potential),
     with the pole of s at lambda B_0 = A_00 cancelled analytically: with m = lambda B_0 - A_00 and
     s = s' / |m|^2, log|m| + log(1 + s u) / 2 = log(|m|^2 + s' u) / 2. Returns (Phi, s', |m|^2)."""
-    lam = x + 1j * y
-    X, diag = _back_substitute(st, lam, stop=1)
-    c = st.L[..., 0].astype(complex)  # m e_0^T M^-1 L_k = L_k0 + sum_l A_0l X_l  (row 0 of the inverse)
+    X, diag = _back_substitute(st, _lam(st, x, y), stop=1)
+    ct = diag.dtype
+    c = st.L[..., 0].astype(ct)  # m e_0^T M^-1 L_k = L_k0 + sum_l A_0l X_l  (row 0 of the inverse)
     for col in range(1, len(X)):
-        c = c + st.A[:, 0, col] * X[col]
+        c = c + st.A[:, 0, col].astype(ct) * X[col]
     s = jnp.sum(st.g2[:, None] * _abs2(c) * st.R[..., 0] ** 2, axis=0)
     rest = (st.B > 0).at[0].set(False)
     logdet = jnp.sum(jnp.where(rest, jnp.log(jnp.abs(jnp.where(rest, diag, 1.0))), 0.0), axis=1)

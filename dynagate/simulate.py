@@ -163,7 +163,7 @@ def _run(system, state0, x, xs, dt, *, steps, save_every, solver):
             xchunks = jnp.broadcast_to(x, (n_save, save_every, x.shape[0]))
         _, saved = jax.lax.scan(outer, state0, xchunks, length=n_save)
         states = jnp.concatenate([state0[None], saved])
-    t = jnp.arange(n_save + 1) * (save_every * dt)
+    t = jnp.arange(n_save + 1, dtype=float) * (save_every * dt)  # float: step counts times a float step
     return Trajectory(t=t, states=states, is_flow=system.is_flow)
 
 
@@ -174,7 +174,7 @@ def _adaptive(system, state0, x, xs, dt, steps, save_every, solver):
         k = jnp.clip(jnp.floor(t / dt).astype(int), 0, steps - 1)
         return system.rhs(y, xs[k])
 
-    ts = jnp.arange(steps // save_every + 1) * (save_every * dt)
+    ts = jnp.arange(steps // save_every + 1, dtype=float) * (save_every * dt)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(field),
         diffrax.Tsit5(),

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .blas import limit_blas
 from .errors import InputError, check_param
 from .jacobian import jacobian
 from .models.base import System
@@ -47,21 +48,25 @@ class Spectrum:
         return float(slow_fraction(self.eigenvalues, eps, is_flow=self.is_flow))
 
 
-def eigenvalues(system: System, state, x=None) -> np.ndarray:
+def eigenvalues(system: System, state, x=None, *, blas_threads: int | None = None) -> np.ndarray:
     """Eigenvalues (complex, unsorted) of the analytic Jacobian of ``system`` at ``state``.
 
     The Jacobian is built with JAX (on any device); the non-symmetric eigenproblem is solved by LAPACK on
-    the host (``numpy.linalg.eigvals``), which JAX does not offer on every backend.
+    the host (``numpy.linalg.eigvals``), which JAX does not offer on every backend. ``blas_threads``: BLAS
+    threads for that solve, default ``$DYNAGATE_BLAS_THREADS``, else 1; 0 leaves OpenBLAS's own setting
+    (see :mod:`dynagate.blas`).
     """
     J = np.asarray(jacobian(system, state, x))
     if not np.all(np.isfinite(J)):
         raise InputError("the Jacobian is not finite at this state")
-    return np.linalg.eigvals(J)
+    with limit_blas(blas_threads):
+        return np.linalg.eigvals(J)
 
 
-def spectrum(system: System, state, x=None) -> Spectrum:
-    """The :class:`Spectrum` of ``system``'s Jacobian at ``state``."""
-    return Spectrum(eigenvalues(system, state, x), is_flow=system.is_flow)
+def spectrum(system: System, state, x=None, *, blas_threads: int | None = None) -> Spectrum:
+    """The :class:`Spectrum` of ``system``'s Jacobian at ``state`` (``blas_threads``: as
+    :func:`eigenvalues`)."""
+    return Spectrum(eigenvalues(system, state, x, blas_threads=blas_threads), is_flow=system.is_flow)
 
 
 def spectral_radius(eigs) -> jax.Array:
