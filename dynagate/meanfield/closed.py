@@ -61,7 +61,7 @@ from ..models.vanilla import VanillaRNN
 _X = jnp.linspace(-7.5, 7.5, 241)
 _W = jnp.exp(-0.5 * _X**2) * (_X[1] - _X[0]) / math.sqrt(2 * math.pi)
 _NCHEB = 48
-_THETA = jnp.pi * (jnp.arange(_NCHEB) + 0.5) / _NCHEB
+_THETA = jnp.pi * (jnp.arange(_NCHEB, dtype=float) + 0.5) / _NCHEB
 
 
 def tanh(y, p):
@@ -93,7 +93,7 @@ def gauss_corr(f, c, c0, m=0.0, p=(0.0, 0.0)):
     vals_pos = jnp.sum(_W * inner**2, -1)
     vals_neg = jnp.sum(_W * inner * inner[:, ::-1], -1)  # the grid is symmetric: z -> -z
     vals = jnp.concatenate([vals_pos, vals_neg[::-1]])  # node k and node NCHEB - 1 - k are +-c
-    j = jnp.arange(_NCHEB)
+    j = jnp.arange(_NCHEB, dtype=float)
     coef = (2.0 / _NCHEB) * jnp.cos(j[:, None] * _THETA[None, :]) @ vals
     coef = coef.at[0].multiply(0.5)
     t = jnp.arccos(jnp.clip(c / c0, -1.0, 1.0))
