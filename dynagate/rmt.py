@@ -399,7 +399,7 @@ def _abs2(z):
 
 def _complex_dtype(st: Structure):
     """The complex type of the structure's precision (float64 -> complex128, float32 -> complex64)."""
-    return jnp.promote_types(st.A.dtype, jnp.complex64)
+    return jnp.complex128 if st.A.dtype == jnp.float64 else jnp.complex64
 
 
 def _lam(st: Structure, x, y=0.0) -> jax.Array:
@@ -705,7 +705,7 @@ def log_potential(st: Structure, lam) -> jax.Array:
 
 
 def _rank(st: Structure):
-    return jnp.sum(st.B > 0)
+    return jnp.sum(st.B > 0).astype(st.B.dtype)
 
 
 def density(st: Structure, z) -> jax.Array:
@@ -736,7 +736,7 @@ def mass_in_disk(st: Structure, centre, radius, n: int = 512) -> jax.Array:
 
 @partial(jax.jit, static_argnames="n")
 def _mass_in_disk(st: Structure, centre, radius, n: int = 512) -> jax.Array:
-    t = (jnp.arange(n) + 0.5) / n * 2 * jnp.pi
+    t = (jnp.arange(n, dtype=float) + 0.5) / n * 2 * jnp.pi
     c, s = jnp.cos(t), jnp.sin(t)
 
     def flux(ct, st_):
