@@ -10,10 +10,10 @@ then the median of ``--repeats`` calls is reported.
 (2) The closed alpha_z = 0 DMFT (``Closed``) at g_h = 6, alpha_r = 3, with lambda_max. Baseline: the SCS
     potential method and ``Closed`` side by side at alpha_r = 0, where both apply. Target: < 2 s.
 (3) The Monte-Carlo DMFT (``MonteCarlo``, default options: 500 paths, 30 + 60 iterations, 50 tangent
-    steps) at g_h = 6, alpha_z = 3, alpha_r = 3, beta_z = -2 (a set of the simulation test), with its
-    standard errors. Baseline: ``Closed`` at the same
-    parameters with alpha_z = 0. Target: < 2 minutes on 2 cores (the accuracy of tests/test_dmft.py's
-    simulation comparison).
+    steps, adaptive grid) with lambda_max and its standard errors, at g_h = 6, alpha_z = 3, alpha_r = 3,
+    beta_z = -2 (a set of the simulation test), and at g_h = 4, beta_z = 0 with alpha_z = 2 and 5 (the
+    slow states: at alpha_z = 5 the grid grows to t_max ~ 1000). Baseline: ``Closed`` at the same
+    parameters with alpha_z = 0. Target: < 60 s per point on 2 cores.
 
     python benchmarks/dmft.py [--quick] [--repeats 3]
 """
@@ -116,21 +116,24 @@ def main():
 
     # (3) Monte Carlo
     opts = Options(n_burn=10, n_average=30, n_tangent=30) if a.quick else Options()
-    ens = dg.GatedRNN(g_h=6.0, alpha_z=3.0, alpha_r=3.0, beta_z=-2.0)
-    t0 = time.perf_counter()
-    m = MonteCarlo(opts)(ens, jax.random.PRNGKey(0))
-    t3 = time.perf_counter() - t0
-    c, t_c = timed(lambda: Closed()(ens.replace(alpha_z=0.0)), 1)
-    print(
-        f"(3) Monte Carlo, g_h 6, alpha_z 3, alpha_r 3, beta_z -2 ({opts.n_samples} paths, {opts.n_burn} + "
-        f"{opts.n_average} iterations, {opts.n_tangent} tangent steps): {t3:.1f} s incl. compilation; "
-        f"Delta0 {m.delta0:.4f} +- {m.stderr['delta0']:.4f}, lambda_max {m.lambda_max:.4f} +- "
-        f"{m.stderr['lambda_max']:.4f}, {m.status}"
-    )
-    print(
-        f"    baseline closed at alpha_z = 0: {t_c:.2f} s (Delta0 {c.delta0:.4f}, lambda_max "
-        f"{c.lambda_max:.4f}): ratio {t3 / t_c:.0f}"
-    )
+    sets = [{"g_h": 6.0, "alpha_z": 3.0, "alpha_r": 3.0, "beta_z": -2.0}, {"g_h": 4.0, "alpha_z": 2.0},
+            {"g_h": 4.0, "alpha_z": 5.0}]
+    for ens in (dg.GatedRNN(**kw) for kw in sets):
+        t0 = time.perf_counter()
+        m = MonteCarlo(opts)(ens, jax.random.PRNGKey(0))
+        t3 = time.perf_counter() - t0
+        c, t_c = timed(lambda: Closed()(ens.replace(alpha_z=0.0)), 1)  # noqa: B023
+        print(
+            f"(3) Monte Carlo, g_h {ens.g_h:g}, alpha_z {ens.alpha_z:g}, alpha_r {ens.alpha_r:g}, beta_z "
+            f"{ens.beta_z:g} ({opts.n_samples} paths, {opts.n_burn} + {opts.n_average} iterations, "
+            f"{opts.n_tangent} tangent steps, grid t_max {m.tau[-1]:.0f}): {t3:.1f} s incl. compilation; "
+            f"Delta0 {m.delta0:.4f} +- {m.stderr['delta0']:.4f}, lambda_max {m.lambda_max:.4f} +- "
+            f"{m.stderr['lambda_max']:.4f}, {m.status}"
+        )
+        print(
+            f"    baseline closed at alpha_z = 0: {t_c:.2f} s (Delta0 {c.delta0:.4f}, lambda_max "
+            f"{c.lambda_max:.4f}): ratio {t3 / t_c:.0f}"
+        )
 
 
 if __name__ == "__main__":

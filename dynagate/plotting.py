@@ -476,3 +476,37 @@ def _sim_text(sim) -> str:
     if isinstance(sim, str):
         sim = json.loads(sim)
     return f"N = {sim['n']}, {sim['seeds']} networks per point"
+
+
+def plot_slowing(ds, axes=None, title: str | None = None) -> Figure:
+    """The update gate slows chaos: lambda_max and the relaxation time of C_h against alpha_z, the DMFT
+    curve (+-2 standard errors) over simulated networks (mean +- 2 standard errors across networks; the
+    dataset of :func:`dynagate.chaos.slowing_scan`). Relaxation times: the DMFT's full correlation time
+    (line), and theory and networks on the same lag window (open and filled markers; see
+    :mod:`dynagate.chaos`)."""
+    fig, ax = _axes(axes, 2, (11, 4.2))
+    az, azs = np.asarray(ds.alpha_z), np.asarray(ds.alpha_z_sim)
+    lam, se = np.asarray(ds.theory_lambda_max), np.asarray(ds.theory_lambda_max_se)
+    ax[0].plot(az, lam, "o-", color="C0", label="DMFT (Monte Carlo)")
+    ax[0].fill_between(az, lam - 2 * se, lam + 2 * se, color="C0", alpha=0.25, lw=0)
+    nets = f"networks, N = {ds.attrs['n']} ({ds.attrs['seeds']} each)"
+    yerr = 2 * np.asarray(ds.cmp_lambda_max_sim_se)
+    ax[0].errorbar(azs, ds.cmp_lambda_max_sim, yerr=yerr, fmt="s", color="C1", capsize=3, label=nets)
+    ax[0].set_ylabel("λ_max [per unit time τ_h]")
+    ax[0].set_ylim(bottom=0)
+    ax[1].plot(az, ds.theory_relaxation_time, "o-", color="C0", label="DMFT correlation time")
+    ax[1].plot(azs, ds.cmp_relaxation_time_theory, "o", mfc="none", color="C0", ms=9,
+               label="DMFT, on the simulated lag window")  # fmt: skip
+    yerr = 2 * np.asarray(ds.cmp_relaxation_time_sim_se)
+    ax[1].errorbar(azs, ds.cmp_relaxation_time_sim, yerr=yerr, fmt="s", color="C1", capsize=3,
+                   label="networks, same window")  # fmt: skip
+    ax[1].set_ylabel("relaxation time of C_h [time units τ_h]")
+    ax[1].set_yscale("log")
+    for a in ax:
+        a.set_xlabel("update-gate sensitivity α_z")
+        a.legend(loc="best", fontsize="small", framealpha=0.85)
+    e = {k[len("ensemble_") :]: v for k, v in ds.attrs.items() if k.startswith("ensemble_")}
+    default = (f"the update gate slows chaos: gated RNN, g_h = {e.get('g_h')}, β_z = {e.get('beta_z')}, "
+               f"α_r = {e.get('alpha_r')}")  # fmt: skip
+    fig.suptitle(title or default)
+    return fig

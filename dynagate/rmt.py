@@ -705,7 +705,7 @@ def log_potential(st: Structure, lam) -> jax.Array:
 
 
 def _rank(st: Structure):
-    return jnp.sum(st.B > 0).astype(st.B.dtype)  # a float: it divides densities and fluxes
+    return jnp.sum(st.B > 0).astype(st.B.dtype)
 
 
 def density(st: Structure, z) -> jax.Array:

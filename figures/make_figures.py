@@ -3,16 +3,24 @@ provenance in the attributes).
 
     python figures/make_figures.py [--workers K] [--only NAME,...]
 
-Each figure is one ``dynagate phase-diagram`` command (listed in FIGURES); its stores go to
+Each phase diagram is one ``dynagate phase-diagram`` command (listed in FIGURES); its stores go to
 ``out/figures/NAME`` (so an interrupted run resumes), the PNG and NetCDF are copied here. The full set
-takes about an hour on 2 cores; ``--workers`` spreads it over a Dask LocalCluster.
+takes about an hour on 2 cores; ``--workers`` spreads it over a Dask LocalCluster. ``gated_slowing`` (the
+update gate slows chaos: :func:`dynagate.chaos.slowing_scan`, DMFT over networks) takes about 1.5 hours
+on 2 cores and is made only when named in ``--only``.
 """
 
 import argparse
 import shutil
 from pathlib import Path
 
+import jax
+
+import dynagate as dg
+from dynagate.chaos import slowing_scan
 from dynagate.cli import main
+from dynagate.plotting import plot_slowing
+from dynagate.validate import slowing_rows
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,6 +34,23 @@ FIGURES = {
 }
 
 
+#: name -> the arguments of :func:`dynagate.chaos.slowing_scan` (theory alpha_z, simulated alpha_z).
+SCANS = {
+    "gated_slowing": {"base": dg.GatedRNN(g_h=4.0), "alpha_z_theory": [0, 2, 5],
+                      "alpha_z_sim": [0, 2], "n": 1000, "seeds": 3, "key": jax.random.PRNGKey(2026),
+                      "snapshots": 2},
+}  # fmt: skip
+
+
+def scan(name):
+    kw = dict(SCANS[name])
+    ds = slowing_scan(kw.pop("base"), kw.pop("alpha_z_theory"), kw.pop("alpha_z_sim"), progress=print, **kw)
+    print("\n".join(slowing_rows(ds)))
+    ds.to_netcdf(HERE / f"{name}.nc")
+    plot_slowing(ds).savefig(HERE / f"{name}.png", dpi=120)
+    print(f"wrote figures/{name}.png and figures/{name}.nc")
+
+
 def run():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=None, help="Dask LocalCluster workers")
@@ -33,6 +58,9 @@ def run():
     args = ap.parse_args()
     names = list(FIGURES) if args.only is None else args.only.split(",")
     for name in names:
+        if name in SCANS:
+            scan(name)
+            continue
         out = Path("out/figures") / name
         extra = [] if args.workers is None else ["--workers", str(args.workers)]
         code = main(["phase-diagram", *FIGURES[name], *extra, "--out", str(out)])

@@ -61,7 +61,7 @@ from ..models.vanilla import VanillaRNN
 _X = jnp.linspace(-7.5, 7.5, 241)
 _W = jnp.exp(-0.5 * _X**2) * (_X[1] - _X[0]) / math.sqrt(2 * math.pi)
 _NCHEB = 48
-_THETA = jnp.pi * (jnp.arange(_NCHEB) + 0.5) / _NCHEB
+_THETA = jnp.pi * (jnp.arange(_NCHEB, dtype=float) + 0.5) / _NCHEB
 
 
 def tanh(y, p):
@@ -93,7 +93,7 @@ def gauss_corr(f, c, c0, m=0.0, p=(0.0, 0.0)):
     vals_pos = jnp.sum(_W * inner**2, -1)
     vals_neg = jnp.sum(_W * inner * inner[:, ::-1], -1)  # the grid is symmetric: z -> -z
     vals = jnp.concatenate([vals_pos, vals_neg[::-1]])  # node k and node NCHEB - 1 - k are +-c
-    j = jnp.arange(_NCHEB)
+    j = jnp.arange(_NCHEB, dtype=float)
     coef = (2.0 / _NCHEB) * jnp.cos(j[:, None] * _THETA[None, :]) @ vals
     coef = coef.at[0].multiply(0.5)
     t = jnp.arccos(jnp.clip(c / c0, -1.0, 1.0))
@@ -105,6 +105,19 @@ def lag_grid(t_max: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
     n = round(2 * t_max / dt)
     t = np.arange(n) * dt
     return np.minimum(t, n * dt - t), 2 * np.pi * np.fft.fftfreq(n, dt)
+
+
+def decay_ratio(c_h) -> float:
+    """(C_h(t_max / 2) - C_h(t_max)) / (C_h(0) - C_h(t_max)) on lags 0..t_max: near 0 once C_h has decayed."""
+    c_h = np.asarray(c_h, float)
+    span = c_h[0] - c_h[-1]
+    return float(abs(c_h[c_h.size // 2] - c_h[-1]) / span) if span > 0 else math.inf
+
+
+def decayed(c_h) -> bool:
+    """Whether C_h on lags 0..t_max has settled by t_max (its second half flat to 10% of its fall): the
+    periodic grid of period 2 t_max assumes it."""
+    return decay_ratio(c_h) <= 0.1
 
 
 def lowpass(c, omega, tau):

@@ -67,6 +67,7 @@ import scipy.optimize
 from ..errors import InputError
 from ..models.gated import GatedRNN, _is_zero
 from ..models.vanilla import VanillaRNN
+from .closed import decayed
 
 _X = np.linspace(-9.0, 9.0, 901)  # trapezoid nodes (step 0.02) for a standard Gaussian
 _W = np.exp(-0.5 * _X**2) * (_X[1] - _X[0]) / math.sqrt(2 * math.pi)
@@ -332,7 +333,8 @@ class MonteCarlo:
 
         _check_gated(ensemble)
         o = self.options or montecarlo.Options()
-        key = jax.random.PRNGKey(0) if key is None else key
+        if key is None:
+            raise InputError("dmft: the MonteCarlo solver samples paths; pass key=jax.random.PRNGKey(...)")
         t_max = montecarlo.default_t_max(o, closed._params(ensemble))
         init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=t_max, dt=o.dt, tol=1e-8)
         if _is_static(init["c_h"]):
@@ -346,9 +348,18 @@ class MonteCarlo:
         res = _from_grid(ensemble, sol, lam, "montecarlo", math.inf, drift)
         n = res.tau.size
         stderr = {"delta0": sol["delta0_se"], "lambda_max": lam_se, "c_h": sol["c_h_se"][:n]}
+        if not sol["decayed"]:
+            msg = (
+                f"C_h has not decayed by t_max = {sol['t_max']:g} (after {sol['regrids']} grid extensions, "
+                f"dt = {sol['dt']:g}): the correlation time is too long for this grid; pass "
+                f"Options(t_max=...) about twice as large (cost grows as t_max / dt)"
+            )
+            res = dataclasses.replace(res, status="not_converged", message=msg)
         if not sol["converged"]:
-            msg = (f"Delta0 still drifts: {sol['drift']:.3g} between the halves of the averaging window "
-                   f"against a standard error {sol['drift_se']:.3g}; raise n_burn")
+            msg = (
+                f"Delta0 still drifts: {sol['drift']:.3g} between the halves of the averaging window "
+                f"against a standard error {sol['drift_se']:.3g}; raise n_burn"
+            )
             res = dataclasses.replace(res, status="not_converged", message=res.message or msg)
         return dataclasses.replace(res, stderr=stderr, statistics={"samples": sol["samples"]})
 
@@ -384,12 +395,12 @@ def _from_grid(ensemble, sol, lam, method, tol, residual) -> DMFTResult:
                           statistics=_gated_stats(ensemble, d0, mean_h=float(st.mean_h[branch])))  # fmt: skip
     corr_time, kappa = _curve_summary(tau, c_h)
     status, message = ("converged", "") if residual < tol else ("not_converged", "residual above tolerance")
-    # the periodic grid assumes C_h has settled by t_max: its second half must be flat
-    half = c_h[c_h.size // 2]
-    if abs(half - c_h[-1]) > 0.1 * abs(c_h[0] - c_h[-1]):
+    if not decayed(c_h):  # the periodic grid assumes C_h has settled by t_max
         status = "not_converged"
-        message = (f"C_h has not decayed by t_max = {tau[-1]:g} (C_h(t_max/2) = {half:.3g}, C_h(t_max) = "
-                   f"{c_h[-1]:.3g}, C_h(0) = {c_h[0]:.3g}); raise t_max")
+        message = (
+            f"C_h has not decayed by t_max = {tau[-1]:g} (C_h(t_max/2) = {c_h[c_h.size // 2]:.3g}, "
+            f"C_h(t_max) = {c_h[-1]:.3g}, C_h(0) = {c_h[0]:.3g}); raise t_max"
+        )
     return DMFTResult(tau, c_h, float(c_h[0]), float(lam), corr_time, kappa, status, float(residual),
                       method, corr, statistics=stats, message=message)  # fmt: skip
 
@@ -409,6 +420,7 @@ def default_solver(ensemble):
 def dmft(ensemble, *, solver=None, key=None) -> DMFTResult:
     """The stationary chaotic solution of ``ensemble`` (vanilla flow or gated RNN) by ``solver`` (an
     :class:`SCS`, :class:`Closed` or :class:`MonteCarlo`; default :func:`default_solver`). ``key``: PRNG
-    key of the Monte-Carlo solver (default PRNGKey(0)). Times in units of tau_h, lambda_max per unit time."""
+    key of the Monte-Carlo solver (required there: an InputError without it). Times in units of tau_h,
+    lambda_max per unit time."""
     solver = default_solver(ensemble) if solver is None else solver
     return solver(ensemble, key)

@@ -8,30 +8,62 @@ C_sigma_r follows from C_r by Gaussian quadrature and only C_phi has to be sampl
 
 1. draw M stationary paths of z (spectrum g_z^2 S_phi / (1 + omega^2 tau_z^2)) and eta_h (covariance
    g_h^2 C_sigma_r C_phi) on a periodic grid of period 2 t_max by circulant embedding, and b ~ N(mu_b, s_b^2);
-2. integrate dh/dt = sigma_z(z) (-h + eta_h + b) around the period twice (the first lap forgets the
-   initial condition: the h equation contracts at rate sigma_z) with the exponential midpoint rule,
-   exact for constant coefficients and second order in dt;
+2. integrate dh/dt = sigma_z(z) (-h + eta_h + b) around the period with the exponential midpoint rule
+   (exact for constant coefficients, second order in dt), starting from the exact periodic start (the
+   equation is linear in h: a lap maps h0 to P h0 + Q);
 3. estimate C_phi (and C_h) as the circular autocorrelation averaged over the M paths (FFT);
 4. C_phi <- (1 - damping) C_phi + damping * estimate.
 
 The iteration starts from the closed alpha_z = 0 solution (:mod:`.closed`) and runs ``n_burn``
 iterations, then averages ``n_average`` more. Each estimate uses fresh paths, but consecutive iterates are
 correlated through C_phi, so standard errors are batch means over blocks of iterations. Status
-"converged" if the means of the two halves of the averaging window agree within 3 combined standard
-errors for Delta0, otherwise "not_converged" (still drifting: raise n_burn).
+"converged" if the means of the two halves of the averaging window agree for Delta0 within the 3-sigma
+Student-t bound of their batch-means errors (8 degrees of freedom: 4.28 combined standard errors), otherwise
+"not_converged" (still drifting: raise n_burn).
 
-**lambda_max** (two replicas by sampling, derived here). The tangent dynamics of the network,
-delta h' = sigma_z (-delta h + delta eta_h) + sigma_z'(z) a delta z with a = -h + eta_h + b,
-tau_z delta z' = -delta z + delta eta_z, tau_r delta r' = -delta r + delta eta_r, have mean-field fields
-delta eta_h = J^h u, u = sigma_r phi' delta h + sigma_r' phi delta r, delta eta_{z,r} = J^{z,r} phi' delta h.
-At N -> infinity these are Gaussian, independent of the unit's own fields (the tangent is odd in the
-perturbation, so cross-covariances with eta vanish), with covariances g_h^2 <u u'>, g_{z,r}^2
-<phi' delta h phi' delta h'>. The perturbation grows as e^{lambda t}: with delta = e^{lambda t} d, the
-rescaled d is stationary, d h' = -(sigma_z + lambda) d h + sigma_z d eta_h + sigma_z' a d z, etc. For fixed
-lambda the map (covariances of u and phi' dh) -> (the same, re-estimated from sampled tangent paths) is
-linear and positive; lambda_max is where its top eigenvalue mu(lambda) is 1. mu is found by power
-iteration (re-normalising), lambda by the secant method on log mu. At alpha_z = 0 this is the operator of
-:func:`.closed.lambda_max` (tests/test_dmft.py compares the two).
+**lambda_max** (two replicas by sampling, derived here). Tangent dynamics of the network (every term):
+
+    delta h_i' = sigma_z(z_i) [-delta h_i + delta eta_h,i] + sigma_z'(z_i) a_i delta z_i,
+    a_i = -h_i + eta_h,i + b_i  (the bracket of the h equation; a = h'/sigma_z, not 0 in the chaotic state),
+    tau_z delta z_i' = -delta z_i + delta eta_z,i,   tau_r delta r_i' = -delta r_i + delta eta_r,i,
+    delta eta_h = J^h u, u_j = sigma_r(r_j) phi'(h_j) delta h_j + sigma_r'(r_j) phi(h_j) delta r_j,
+    delta eta_{z,r} = J^{z,r} (phi' delta h).
+
+Terms: (i) the prefactor sigma_z(z_i(t)) multiplies both the decay and the drive of delta h, so slow units
+(sigma_z ~ 0) neither forget nor receive a perturbation; (ii) the delta-z coupling sigma_z'(z) a delta z
+changes a unit's speed along its current velocity; (iii) the delta-r coupling enters through u. At
+N -> infinity the tangent fields delta eta are Gaussian (sums over j of weights independent of unit i's own
+terms, as in the state's cavity argument) with covariances g_h^2 <u u'> and g_{z,r}^2 <phi' dh phi' dh'>.
+Their cross-covariances with the state fields, e.g. <eta_h delta eta_h> = g_h^2 <sigma_r phi u>, vanish:
+the tangent is linear in the perturbation, whose sign is random, so every average of one state factor
+and one tangent factor is odd and zero; and delta z is built by J^z, independent of J^h, so it is
+independent of a (a network at alpha_z = 5, beta_z = 0, g_h = 4, N = 1000 gives corr(delta z, z) = 0.008
+and E[(sigma_z' a delta z)^2] = E[(sigma_z' a)^2] E[delta z^2] to 2%). The two-replica covariance then
+closes on itself: the perturbation grows as e^{lambda t}: with delta = e^{lambda t} d, the rescaled d is
+stationary, d h' = -(sigma_z + lambda) d h + sigma_z d eta_h + sigma_z' a d z, tau_z (d z' + lambda d z) =
+-d z + d eta_z, etc. For fixed lambda the map (covariances of u and phi' dh) -> (the same, re-estimated
+from sampled tangent paths on sampled state paths) is linear and positive; lambda_max is where its top
+eigenvalue mu(lambda) is 1. mu is found by power iteration (re-normalising), lambda by damped Newton steps
+on log mu. At alpha_z = 0 this is the operator of :func:`.closed.lambda_max` (tests/test_dmft.py compares
+the two).
+
+**What was wrong before (and how it was found).** The predicted lambda_max rose with alpha_z at beta_z = 0
+(g_h = 4: 0.056, 0.089, 0.158 at alpha_z = 0, 2, 5) while simulated networks fell (0.05, 0.04, 0.02-0.03).
+A knock-out test located it: removing the delta-z coupling in both (``stop_gradient`` on z in
+sigma_z(z) a in the network's tangent; dropping the term here) gave 0.015 (network) and 0.018 (DMFT), in
+agreement; so the delta-z term was mistreated, not the state. Its weight E[a^2] was 7.8 in the sampled
+paths against 0.21 in the network, and the paths had cov(h, eta_h) = -1.9: the exponential integrator of
+:func:`_relax` had the sign of its force term reversed, so h relaxed towards -(eta_h + b). The state
+statistics at zero input are blind to it (the law of eta_h is symmetric, so h -> -h leaves C_h, C_phi
+unchanged; with an input the mean came out -mu_b), and so is the alpha_z = 0 tangent (sigma_z' = 0,
+and the tangent covariances are even); only a = -h + eta_h + b, about 2 eta_h instead of a small residual,
+saw it, 35 times too large in E[a^2]. With the sign fixed (and the grid long enough for the slow C_h,
+below): alpha_z = 5, beta_z = 0, g_h = 4 gives lambda_max = 0.033 +- 0.0005 (t_max = 600).
+
+**Grid.** The periodic grid of period 2 t_max must hold the whole decay of C_h, whose correlation time
+grows with alpha_z (113 time units at alpha_z = 5, beta_z = 0, g_h = 4, against 13 at alpha_z = 0): with
+``Options.t_max=None`` the grid grows until it does (:class:`Options`), otherwise the status says
+"not_converged" and what to raise.
 """
 
 from __future__ import annotations
@@ -48,16 +80,19 @@ from . import closed
 
 
 def sample_paths(key, c, m: int):
-    """``m`` stationary Gaussian paths with periodic autocovariance ``c`` (n,) by circulant embedding."""
-    s = jnp.sqrt(jnp.clip(jnp.real(jnp.fft.fft(c)), 0.0))
-    w = jax.random.normal(key, (m, c.shape[0]))
-    return jnp.real(jnp.fft.ifft(s * jnp.fft.fft(w, axis=-1), axis=-1))
+    """``m`` stationary Gaussian paths with periodic autocovariance ``c`` (n,) by circulant embedding (real
+    FFTs: white noise filtered by the square root of the spectrum)."""
+    n = c.shape[0]
+    s = jnp.sqrt(jnp.clip(jnp.fft.rfft(c).real, 0.0))
+    w = jax.random.normal(key, (m, n), jnp.float32).astype(s.dtype)  # float32 draws: 1.7x faster
+    return jnp.fft.irfft(s * jnp.fft.rfft(w, axis=-1), n=n, axis=-1)
 
 
 def circular_autocov(x):
     """Mean over rows of the circular autocovariance of each row (n,)."""
-    f = jnp.fft.fft(x, axis=-1)
-    return jnp.mean(jnp.real(jnp.fft.ifft(f * jnp.conj(f), axis=-1)), axis=0) / x.shape[-1]
+    n = x.shape[-1]
+    f = jnp.fft.rfft(x, axis=-1)
+    return jnp.fft.irfft(jnp.mean(f.real**2 + f.imag**2, axis=0), n=n) / n
 
 
 def _relax(rate, force, x0, dt):
@@ -77,9 +112,13 @@ def _relax(rate, force, x0, dt):
 
 
 def _periodic(rate, force, x0, dt):
-    """The periodic solution: a first lap forgets x0 (the equations contract), the second is kept."""
-    _, x1 = _relax(rate, force, x0, dt)
-    return _relax(rate, force, x1, dt)[0]
+    """The exact periodic solution of the discretised equation: one lap from 0 gives x(T) = Q, so a start
+    x0 ends at P x0 + Q with P = exp(-dt sum rate); the fixed point x0 = Q / (1 - P) starts the kept lap.
+    (Two laps from an arbitrary x0 would leave a slow unit, sum rate dt ~ 1, remembering its start.)
+    ``x0`` only sets the shape."""
+    _, q = _relax(rate, force, jnp.zeros_like(x0), dt)
+    p = jnp.exp(-dt * jnp.sum(rate, axis=0))
+    return _relax(rate, force, q / (1.0 - p), dt)[0]
 
 
 def _filter(x, omega, tau, lam=0.0):
@@ -123,6 +162,11 @@ def _tangent(key, q, lam, paths, omega, dt, p, m):
     return circular_autocov(u.T), circular_autocov((dphi * dh).T)
 
 
+#: Student-t quantile for the drift test: 3 sigma (two-sided 0.27%) with the 8 degrees of freedom of two
+#: batch-means errors of 5 batches each (a normal 3 would flag about 2% of stationary runs).
+_DRIFT_T = 4.28
+
+
 def _batch_se(x, n_batches: int = 5) -> float:
     """Standard error of the mean of a correlated sequence by batch means."""
     x = np.asarray(x, float)
@@ -134,9 +178,15 @@ def _batch_se(x, n_batches: int = 5) -> float:
 @dataclasses.dataclass(frozen=True)
 class Options:
     """Monte-Carlo settings: ``n_samples`` paths per iteration on a periodic grid of period 2 ``t_max``
-    (time units of tau_h; default 60 / sigma_z0, sigma_z0 = 1 / (1 + e^beta_z)) and step ``dt``;
-    ``n_burn`` iterations discarded, ``n_average`` averaged; the tangent problem uses ``n_tangent`` power
-    steps after 20 warm-up steps."""
+    (time units of tau_h) and step ``dt``; ``n_burn`` iterations discarded, ``n_average`` averaged; the
+    tangent problem uses ``n_tangent`` power steps after 20 warm-up steps.
+
+    ``t_max=None`` (default) adapts the grid: it starts at 60 / sigma_z0 (sigma_z0 = 1 / (1 + e^beta_z))
+    and, while C_h has not decayed by t_max (:func:`.closed.decayed`) after a probe burn-in of n_burn / 3
+    iterations, grows t_max (up to
+    ``max_regrid`` times, each time by the factor the observed decay asks for, 2 to 8) and burns in again
+    from the interpolated C_phi; the step grows with it to keep at most ``max_points`` grid points, but
+    never beyond ``max_dt`` (then the grid grows instead). An explicit ``t_max`` is used as given."""
 
     n_samples: int = 500
     t_max: float | None = None
@@ -145,35 +195,84 @@ class Options:
     n_burn: int = 30
     n_average: int = 60
     n_tangent: int = 50
+    max_regrid: int = 3
+    max_points: int = 4800
+    max_dt: float = 0.2
 
 
 def default_t_max(o: Options, p: dict) -> float:
     return o.t_max if o.t_max is not None else 60.0 / p["sz0"]
 
 
+def _regrid(t_max: float, dt: float, ratio: float, o: Options) -> tuple[float, float]:
+    """A longer grid for a C_h whose decay ratio is ``ratio`` (e^{-kappa t_max / 2} for C_h ~ e^{-kappa t}):
+    the factor that brings it to 0.05, clipped to [2, 8]; the step grows to keep ``max_points``."""
+    factor = 8.0 if not 0 < ratio < 1 else min(max(math.log(20.0) / -math.log(ratio), 2.0), 8.0)
+    t_new = t_max * factor
+    return t_new, max(dt, min(2 * t_new / o.max_points, o.max_dt))
+
+
+def _interp_periodic(c, lags_old, lags_new):
+    """A periodic autocovariance moved to a new lag grid: linear in the lag, held at its last value beyond
+    the old t_max."""
+    half = lags_old.size // 2 + 1
+    return np.interp(lags_new, lags_old[:half], np.asarray(c)[:half])
+
+
 def solve(ensemble, *, key, options: Options = Options(), init: dict | None = None, progress=None) -> dict:
     """The stationary single-site statistics by the sampled iteration (module doc). ``init``: a
-    :func:`.closed.solve` result to start from (default: the alpha_z = 0 solution of the same ensemble)."""
+    :func:`.closed.solve` result to start from (default: the alpha_z = 0 solution of the same ensemble on
+    the starting grid). The grid adapts while ``options.t_max`` is None (:class:`Options`); the result
+    records the grid used (``t_max``, ``dt``) and whether C_h decayed on it (``decayed``)."""
     o = options
     p = closed._params(ensemble)
-    t_max = default_t_max(o, p)
+    t_max, dt = default_t_max(o, p), o.dt
     if init is None:
-        init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=t_max, dt=o.dt, tol=1e-8)
-    lags, omega = closed.lag_grid(t_max, o.dt)
+        init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=t_max, dt=dt, tol=1e-8)
+    lags, omega = closed.lag_grid(t_max, dt)
     if init["lags"].shape != lags.shape:
         raise ValueError("init was solved on a different lag grid")
-    om = jnp.asarray(omega)
     c_phi = jnp.asarray(init["c_phi"])
+    regrids, total, done = 0, o.n_burn + o.n_average, 0
+
+    def burn(n_iter, c_phi, key):
+        c_h = []
+        for _ in range(n_iter):
+            key, sub = jax.random.split(key)
+            _, est = _iterate(sub, c_phi, jnp.asarray(omega), dt, p, o.n_samples)
+            c_phi = (1 - o.damping) * c_phi + o.damping * est["c_phi"]
+            c_h.append(np.asarray(est["c_h"]))
+            if progress is not None:
+                progress(min(done + len(c_h), o.n_burn), total)
+        return c_phi, key, c_h
+
+    # adaptive grid: a probe burn-in (a third of n_burn, at least 10), then the rest; after either, a C_h
+    # that has not decayed within t_max grows the grid and the burn-in starts again
+    adaptive = o.t_max is None
+    n_probe = min(max(10, o.n_burn // 3), o.n_burn) if adaptive else o.n_burn
+    while True:
+        for stage, n_iter in enumerate((n_probe, o.n_burn - n_probe)):
+            done = n_probe * stage  # for the progress count
+            c_phi, key, c_h = burn(n_iter, c_phi, key)
+            ratio = closed.decay_ratio(np.mean(c_h[-3:], axis=0)[: lags.size // 2 + 1]) if c_h else 0.0
+            if adaptive and ratio > 0.07 and regrids < o.max_regrid:  # below the final 0.1: hysteresis
+                break
+        else:
+            break
+        t_max, dt = _regrid(t_max, dt, ratio, o)
+        new_lags, omega = closed.lag_grid(t_max, dt)
+        c_phi = jnp.asarray(_interp_periodic(c_phi, lags, new_lags))
+        lags, regrids = new_lags, regrids + 1
+    om = jnp.asarray(omega)
     keep = {"c_h": [], "c_phi": [], "mean_h": [], "c_r": [], "c_sr": []}
-    for k in range(o.n_burn + o.n_average):
+    for k in range(o.n_average):
         key, sub = jax.random.split(key)
-        _, est = _iterate(sub, c_phi, om, o.dt, p, o.n_samples)
+        _, est = _iterate(sub, c_phi, om, dt, p, o.n_samples)
         c_phi = (1 - o.damping) * c_phi + o.damping * est["c_phi"]
-        if k >= o.n_burn:
-            for name in keep:
-                keep[name].append(np.asarray(est[name]))
+        for name in keep:
+            keep[name].append(np.asarray(est[name]))
         if progress is not None:
-            progress(k + 1, o.n_burn + o.n_average)
+            progress(o.n_burn + k + 1, total)
     arr = {name: np.array(v) for name, v in keep.items()}
     d0 = arr["c_h"][:, 0]
     half = len(d0) // 2
@@ -183,10 +282,11 @@ def solve(ensemble, *, key, options: Options = Options(), init: dict | None = No
     out |= {
         "lags": lags, "omega": omega, "params": p, "c_h_se": np.array([_batch_se(c) for c in arr["c_h"].T]),
         "delta0_se": _batch_se(d0), "drift": drift, "drift_se": se_half,
-        "converged": bool(drift <= 3 * se_half), "key": key,
+        "converged": bool(drift <= _DRIFT_T * se_half), "key": key, "t_max": t_max, "dt": dt,
+        "regrids": regrids, "decayed": closed.decayed(out["c_h"][: lags.size // 2 + 1]),
     }  # fmt: skip
     out["c_z"] = np.asarray(closed.lowpass(p["g_z"] ** 2 * jnp.asarray(out["c_phi"]), om, p["tau_z"]))
-    paths, _ = _iterate(key, jnp.asarray(out["c_phi"]), om, o.dt, p, o.n_samples)
+    paths, _ = _iterate(key, jnp.asarray(out["c_phi"]), om, dt, p, o.n_samples)
     out["samples"] = {name: np.asarray(v[0]) for name, v in paths.items()}  # equal-time single-site law
     return out
 
@@ -204,8 +304,8 @@ def lambda_max(sol: dict, *, key, options: Options = Options(), lam0: float = 0.
 
     def step(k, q, lam):
         kp, kt = jax.random.split(k)
-        paths, _ = _iterate(kp, c_phi, om, o.dt, p, o.n_samples)
-        new = _tangent(kt, q, lam, paths, om, o.dt, p, o.n_samples)
+        paths, _ = _iterate(kp, c_phi, om, sol["dt"], p, o.n_samples)
+        new = _tangent(kt, q, lam, paths, om, sol["dt"], p, o.n_samples)
         mu = float((new[0][0] + new[1][0]) / (q[0][0] + q[1][0]))
         return tuple(x / (new[0][0] + new[1][0]) for x in new), mu
 
