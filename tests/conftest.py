@@ -9,11 +9,11 @@ import dynagate  # noqa: F401  (enables float64)
 # explicitly where they are meant.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
-# Exception: the DMFT solvers (dynagate.meanfield.closed, also imported by .montecarlo) still promote int to
-# float implicitly, at import time too (closed._THETA), and are being changed elsewhere; until they cast
-# explicitly, the tests that run them use standard promotion: tests/test_dmft.py (its collection included)
-# and the tests marked `standard_promotion`. A test that reaches them unmarked fails, which keeps the list
-# honest.
+# Exception: the closed DMFT solver (dynagate.meanfield.closed, used by .dmft and .montecarlo too) still
+# mixes float64 and complex128 arrays implicitly (closed.py, the Fourier step near line 125); it is being
+# changed elsewhere. Until it casts explicitly, the tests that run it use standard promotion:
+# tests/test_dmft.py (its collection included) and the tests marked `standard_promotion`. A test that
+# reaches it unmarked fails, which keeps the list honest; drop this once the solver is clean.
 STANDARD_PROMOTION_FILES = {"test_dmft.py"}
 
 
