@@ -111,6 +111,7 @@ def test_a_store_of_another_sweep_is_refused(tmp_path):
         phase.phase_diagram(dg.GatedRNN(alpha_z=1.0), **GRID, store=tmp_path / "s")
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_dataset(tmp_path):
     pytest.importorskip("distributed")
     local = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2)
@@ -120,6 +121,21 @@ def test_dask_local_cluster_gives_the_same_dataset(tmp_path):
                                      store=tmp_path / "s")  # fmt: skip
     finally:
         sweep.close(client)
+    _same(local, remote)
+
+
+def test_dask_in_process_cluster_gives_the_same_dataset(tmp_path):
+    # The Dask path of the sweep (submit, gather as completed, store) on an in-process cluster of one
+    # thread; the slow test above adds the worker processes of sweep.connect (their start-up and imports
+    # are most of its time).
+    distributed = pytest.importorskip("distributed")
+    local = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2)
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    with cluster, distributed.Client(cluster) as client:
+        remote = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2, client=client,
+                                     store=tmp_path / "s")  # fmt: skip
     _same(local, remote)
 
 
