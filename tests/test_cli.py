@@ -438,7 +438,6 @@ def test_lyapunov_user_errors_are_one_line(argv, message, tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.standard_promotion  # the DMFT solvers (see conftest)
 def test_dmft_vanilla_published_values(tmp_path, capsys):
     # THEORY.md 10: SCS at g = 5, Delta0 = 16.964, lambda_max = 0.434 (0.5%)
     out = run_json(capsys, ["dmft", "vanilla", "--set", "g=5", "--out", str(tmp_path), "--json"])
@@ -450,7 +449,6 @@ def test_dmft_vanilla_published_values(tmp_path, capsys):
     assert (tmp_path / "dmft.png").stat().st_size > 10_000
 
 
-@pytest.mark.standard_promotion  # the DMFT solvers (see conftest)
 def test_dmft_gated_with_simulation(tmp_path, capsys):
     # the closed alpha_z = 0 solver with a small simulated network drawn over it: the JSON carries the
     # theory numbers and the simulated C_h(0); at N = 300 the gap is finite-N (checked in the slow tests)
@@ -465,7 +463,6 @@ def test_dmft_gated_with_simulation(tmp_path, capsys):
     assert "c_r" in ds and ds["tau"].attrs["units"] == "time units τ_h"
 
 
-@pytest.mark.standard_promotion  # the DMFT solvers (see conftest)
 def test_dmft_no_chaos_and_bad_input(tmp_path, capsys):
     out = run_json(capsys, ["dmft", "gated", "--set", "g_h=1.5", "--out", str(tmp_path), "--json"])
     assert out["status"] == "no_chaos" and out["delta0"] == 0.0 and out["lambda_max"] < 0

@@ -178,7 +178,7 @@ def test_periodic_relaxation_solves_its_equation_to_second_order():
         t = np.arange(round(period / dt)) * dt
         rate = jnp.asarray(np.repeat(rate_fn(t)[:, None], 2, axis=1))
         force = jnp.asarray(np.repeat(np.cos(w * t)[:, None], 2, axis=1))
-        return t, np.asarray(montecarlo._periodic(rate, force, jnp.zeros(2), dt))[:, 0]
+        return t, np.asarray(montecarlo._periodic(rate, force, dt))[:, 0]
 
     for r in (r0, 0.01):  # 0.01: a slow unit that does not forget its start within a period
         t, x = solve(0.05, lambda t: np.full_like(t, r))  # noqa: B023
@@ -217,9 +217,9 @@ def test_sampled_paths_obey_the_single_site_equation():
     # order 1. And with an input, <h> = mu_b at alpha_z = 0 (sigma_z constant; the sign error gave -mu_b).
     ens = dg.GatedRNN(g_h=4.0, alpha_z=3.0, mu_b=0.5)
     p = closed._params(ens)
-    lags, omega = closed.lag_grid(20.0, 0.02)
+    _, omega = closed.lag_grid(20.0, 0.02)
     init = closed.solve(ens.replace(alpha_z=0.0), t_max=20.0, dt=0.02, tol=1e-8)
-    paths, est = montecarlo._iterate(jax.random.PRNGKey(0), jnp.asarray(init["c_phi"]), jnp.asarray(omega),
+    paths, _ = montecarlo._iterate(jax.random.PRNGKey(0), jnp.asarray(init["c_phi"]), jnp.asarray(omega),
                                      0.02, p, 200)  # fmt: skip
     h, a = np.asarray(paths["h"]), np.asarray(paths["a"])
     rate = np.asarray(closed.sigmoid(paths["z"], p["sz"])) * a
@@ -234,17 +234,21 @@ def test_monte_carlo_grid_grows_until_c_h_decays():
     # at alpha_z = 5, beta_z = 0 the correlation time (~120) exceeds the starting t_max / 2 = 60: the adaptive
     # grid must grow and end decayed; a fixed short grid must say not_converged and name t_max
     ens = dg.GatedRNN(g_h=4.0, alpha_z=5.0)
-    # a coarse light setting (the grid logic does not depend on the resolution)
-    light = {"n_samples": 50, "n_burn": 20, "n_average": 6, "dt": 0.2, "max_points": 1200, "max_dt": 0.8}
+    # a light setting (few paths, a coarse step: at dt = 0.8 the discretised process itself decorrelates
+    # too slowly to settle within 3 extensions)
+    light = {"n_samples": 50, "n_burn": 20, "n_average": 10, "dt": 0.2, "max_points": 2400, "max_dt": 0.4}
     sol = montecarlo.solve(ens, key=jax.random.PRNGKey(0), options=montecarlo.Options(**light))
-    assert sol["regrids"] >= 1 and sol["t_max"] >= 240 and sol["decayed"]
+    assert sol["regrids"] >= 1 and sol["t_max"] >= 240
+    assert closed.decayed(sol["c_h"][: sol["lags"].size // 2 + 1])
     # the step grew with the grid, keeping max_points where max_dt allows
-    assert sol["dt"] == pytest.approx(min(max(0.2, 2 * sol["t_max"] / 1200), 0.8))
+    assert sol["dt"] == pytest.approx(min(max(0.2, 2 * sol["t_max"] / 2400), 0.4))
+    with pytest.raises(InputError, match="n_average"):  # the drift test needs two halves of 5 batches
+        montecarlo.Options(n_average=6)
     with pytest.raises(InputError, match="key="):  # randomness needs a key
         dmft(ens, solver=MonteCarlo(montecarlo.Options(t_max=30.0, **light)))
     short = MonteCarlo(montecarlo.Options(t_max=30.0, **light), lambda_max=False)
     r = dmft(ens, solver=short, key=jax.random.PRNGKey(1))
-    assert r.status == "not_converged" and "t_max" in r.message
+    assert r.status == "not_converged" and "Options(t_max=...)" in r.message
 
 
 @pytest.mark.slow

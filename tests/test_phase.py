@@ -243,7 +243,6 @@ def check_gated_reset(ds) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.standard_promotion  # the DMFT solvers (see conftest)
 def test_gated_reset_preset_simulation_agrees_with_theory():
     # the acceptance diagram: gated RNN over (alpha_r, g_h) at beta_r = 0, N = 200, 4 networks per point,
     # with the DMFT columns (the command `dynagate phase-diagram gated --preset gated-reset --simulate

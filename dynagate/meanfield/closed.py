@@ -121,8 +121,9 @@ def decayed(c_h) -> bool:
 
 
 def lowpass(c, omega, tau):
-    """Autocovariance of x with tau dx/dt = -x + y from that of y: the spectrum over 1 + (omega tau)^2."""
-    return jnp.real(jnp.fft.ifft(jnp.fft.fft(c) / (1.0 + (omega * tau) ** 2)))
+    """Autocovariance of x with tau dx/dt = -x + y from that of y: the spectrum over 1 + (omega tau)^2
+    (an even autocovariance has a real spectrum)."""
+    return jnp.real(jnp.fft.ifft(jnp.real(jnp.fft.fft(c)) / (1.0 + (omega * tau) ** 2)))
 
 
 def _params(e) -> dict:

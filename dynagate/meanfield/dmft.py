@@ -345,16 +345,11 @@ class MonteCarlo:
         if self.lambda_max:
             lam, lam_se = montecarlo.lambda_max(sol, key=k2, options=o, lam0=closed.lambda_max(init))
         drift = sol["drift"] / max(sol["drift_se"], 1e-300)
-        res = _from_grid(ensemble, sol, lam, "montecarlo", math.inf, drift)
+        advice = (f"after {sol['regrids']} grid extensions (dt = {sol['dt']:g}); pass Options(t_max=...) "
+                  "about twice as large (cost grows as t_max / dt)")  # fmt: skip
+        res = _from_grid(ensemble, sol, lam, "montecarlo", math.inf, drift, advice=advice)
         n = res.tau.size
         stderr = {"delta0": sol["delta0_se"], "lambda_max": lam_se, "c_h": sol["c_h_se"][:n]}
-        if not sol["decayed"]:
-            msg = (
-                f"C_h has not decayed by t_max = {sol['t_max']:g} (after {sol['regrids']} grid extensions, "
-                f"dt = {sol['dt']:g}): the correlation time is too long for this grid; pass "
-                f"Options(t_max=...) about twice as large (cost grows as t_max / dt)"
-            )
-            res = dataclasses.replace(res, status="not_converged", message=msg)
         if not sol["converged"]:
             msg = (
                 f"Delta0 still drifts: {sol['drift']:.3g} between the halves of the averaging window "
@@ -378,7 +373,7 @@ def _is_static(c_h) -> bool:
     return bool(c_h[0] - np.min(c_h) <= 1e-6 * max(c_h[0], 1e-12))
 
 
-def _from_grid(ensemble, sol, lam, method, tol, residual) -> DMFTResult:
+def _from_grid(ensemble, sol, lam, method, tol, residual, advice: str = "raise t_max") -> DMFTResult:
     n = sol["lags"].size // 2 + 1
     tau, c_h = sol["lags"][:n], np.asarray(sol["c_h"])[:n]
     corr = {k: np.asarray(sol[k])[:n] for k in ("c_phi", "c_r", "c_z", "c_sr") if k in sol}
@@ -399,7 +394,7 @@ def _from_grid(ensemble, sol, lam, method, tol, residual) -> DMFTResult:
         status = "not_converged"
         message = (
             f"C_h has not decayed by t_max = {tau[-1]:g} (C_h(t_max/2) = {c_h[c_h.size // 2]:.3g}, "
-            f"C_h(t_max) = {c_h[-1]:.3g}, C_h(0) = {c_h[0]:.3g}); raise t_max"
+            f"C_h(t_max) = {c_h[-1]:.3g}, C_h(0) = {c_h[0]:.3g}); {advice}"
         )
     return DMFTResult(tau, c_h, float(c_h[0]), float(lam), corr_time, kappa, status, float(residual),
                       method, corr, statistics=stats, message=message)  # fmt: skip

@@ -76,6 +76,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import InputError
 from . import closed
 
 
@@ -85,7 +86,8 @@ def sample_paths(key, c, m: int):
     n = c.shape[0]
     s = jnp.sqrt(jnp.clip(jnp.fft.rfft(c).real, 0.0))
     w = jax.random.normal(key, (m, n), jnp.float32).astype(s.dtype)  # float32 draws: 1.7x faster
-    return jnp.fft.irfft(s * jnp.fft.rfft(w, axis=-1), n=n, axis=-1)
+    f = jnp.fft.rfft(w, axis=-1)
+    return jnp.fft.irfft(s.astype(f.dtype) * f, n=n, axis=-1)
 
 
 def circular_autocov(x):
@@ -111,19 +113,19 @@ def _relax(rate, force, x0, dt):
     return jnp.roll(xs, 1, 0).at[0].set(x0), x_end
 
 
-def _periodic(rate, force, x0, dt):
+def _periodic(rate, force, dt):
     """The exact periodic solution of the discretised equation: one lap from 0 gives x(T) = Q, so a start
     x0 ends at P x0 + Q with P = exp(-dt sum rate); the fixed point x0 = Q / (1 - P) starts the kept lap.
-    (Two laps from an arbitrary x0 would leave a slow unit, sum rate dt ~ 1, remembering its start.)
-    ``x0`` only sets the shape."""
-    _, q = _relax(rate, force, jnp.zeros_like(x0), dt)
+    (Two laps from an arbitrary x0 would leave a slow unit, sum rate dt ~ 1, remembering its start.)"""
+    _, q = _relax(rate, force, jnp.zeros(force.shape[1:], force.dtype), dt)
     p = jnp.exp(-dt * jnp.sum(rate, axis=0))
     return _relax(rate, force, q / (1.0 - p), dt)[0]
 
 
 def _filter(x, omega, tau, lam=0.0):
     """Periodic solution of tau (x_f' + lam x_f) = -x_f + x along axis 0 (tau = 0: x_f = x)."""
-    f = jnp.fft.fft(x, axis=0) / (1.0 + lam * tau + 1j * omega[:, None] * tau)
+    f = jnp.fft.fft(x, axis=0)
+    f = f / (jnp.asarray(1.0 + lam * tau).astype(f.dtype) + 1j * (omega[:, None] * tau).astype(f.dtype))
     return jnp.real(jnp.fft.ifft(f, axis=0))
 
 
@@ -137,7 +139,7 @@ def _iterate(key, c_phi, omega, dt, p, m):
     eta = sample_paths(kh, p["g_h"] ** 2 * c_sr * c_phi, m).T
     b = p["mu_b"] + p["s_b"] * jax.random.normal(kb, (m,))
     sz = closed.sigmoid(z, p["sz"])
-    h = _periodic(sz, sz * (eta + b), b, dt)
+    h = _periodic(sz, sz * (eta + b), dt)
     r = sample_paths(kr, c_r, m).T
     paths = {"h": h, "z": z, "r": r, "a": -h + eta + b}
     est = {"c_phi": circular_autocov(jnp.tanh(h).T), "c_h": circular_autocov((h - jnp.mean(h)).T),
@@ -156,7 +158,7 @@ def _tangent(key, q, lam, paths, omega, dt, p, m):
     h, z, r, a = paths["h"], paths["z"], paths["r"], paths["a"]
     sz = closed.sigmoid(z, p["sz"])
     force = sz * d_eta + closed.sigmoid_prime(z, p["sz"]) * a * dz
-    dh = _periodic(sz + lam, force, jnp.zeros(m), dt)
+    dh = _periodic(sz + lam, force, dt)
     phi, dphi = jnp.tanh(h), 1.0 - jnp.tanh(h) ** 2
     u = closed.sigmoid(r, p["sr"]) * dphi * dh + closed.sigmoid_prime(r, p["sr"]) * phi * dr
     return circular_autocov(u.T), circular_autocov((dphi * dh).T)
@@ -168,9 +170,11 @@ _DRIFT_T = 4.28
 
 
 def _batch_se(x, n_batches: int = 5) -> float:
-    """Standard error of the mean of a correlated sequence by batch means."""
+    """Standard error of the mean of a correlated sequence by batch means (NaN below one value per batch)."""
     x = np.asarray(x, float)
     k = len(x) // n_batches
+    if k == 0:
+        return math.nan
     means = x[: k * n_batches].reshape(n_batches, k).mean(axis=1)
     return float(means.std(ddof=1) / math.sqrt(n_batches))
 
@@ -183,10 +187,10 @@ class Options:
 
     ``t_max=None`` (default) adapts the grid: it starts at 60 / sigma_z0 (sigma_z0 = 1 / (1 + e^beta_z))
     and, while C_h has not decayed by t_max (:func:`.closed.decayed`) after a probe burn-in of n_burn / 3
-    iterations, grows t_max (up to
-    ``max_regrid`` times, each time by the factor the observed decay asks for, 2 to 8) and burns in again
-    from the interpolated C_phi; the step grows with it to keep at most ``max_points`` grid points, but
-    never beyond ``max_dt`` (then the grid grows instead). An explicit ``t_max`` is used as given."""
+    iterations or after the rest of the burn-in, grows t_max (up to ``max_regrid`` times, each time by the
+    factor the observed decay asks for, 2 to 8) and burns in again from the interpolated C_phi; the step
+    grows with it to keep at most ``max_points`` grid points, but never beyond ``max_dt`` (then the grid
+    grows instead). An explicit ``t_max`` is used as given."""
 
     n_samples: int = 500
     t_max: float | None = None
@@ -198,6 +202,10 @@ class Options:
     max_regrid: int = 3
     max_points: int = 4800
     max_dt: float = 0.2
+
+    def __post_init__(self):
+        if self.n_average < 10:  # two halves of 5 batch means each, for the drift test
+            raise InputError(f"montecarlo.Options: n_average={self.n_average} must be at least 10")
 
 
 def default_t_max(o: Options, p: dict) -> float:
@@ -223,7 +231,7 @@ def solve(ensemble, *, key, options: Options = Options(), init: dict | None = No
     """The stationary single-site statistics by the sampled iteration (module doc). ``init``: a
     :func:`.closed.solve` result to start from (default: the alpha_z = 0 solution of the same ensemble on
     the starting grid). The grid adapts while ``options.t_max`` is None (:class:`Options`); the result
-    records the grid used (``t_max``, ``dt``) and whether C_h decayed on it (``decayed``)."""
+    records the grid used (``t_max``, ``dt``, ``regrids``)."""
     o = options
     p = closed._params(ensemble)
     t_max, dt = default_t_max(o, p), o.dt
@@ -233,46 +241,45 @@ def solve(ensemble, *, key, options: Options = Options(), init: dict | None = No
     if init["lags"].shape != lags.shape:
         raise ValueError("init was solved on a different lag grid")
     c_phi = jnp.asarray(init["c_phi"])
-    regrids, total, done = 0, o.n_burn + o.n_average, 0
+    regrids, total = 0, o.n_burn + o.n_average
 
-    def burn(n_iter, c_phi, key):
-        c_h = []
-        for _ in range(n_iter):
+    def run(n_iter, c_phi, key, start):
+        """``n_iter`` damped iterations of the sampled map: the new C_phi, key and the estimates."""
+        ests = []
+        for i in range(n_iter):
             key, sub = jax.random.split(key)
             _, est = _iterate(sub, c_phi, jnp.asarray(omega), dt, p, o.n_samples)
             c_phi = (1 - o.damping) * c_phi + o.damping * est["c_phi"]
-            c_h.append(np.asarray(est["c_h"]))
+            ests.append(est)
             if progress is not None:
-                progress(min(done + len(c_h), o.n_burn), total)
-        return c_phi, key, c_h
+                progress(start + i + 1, total)
+        return c_phi, key, ests
 
-    # adaptive grid: a probe burn-in (a third of n_burn, at least 10), then the rest; after either, a C_h
-    # that has not decayed within t_max grows the grid and the burn-in starts again
-    adaptive = o.t_max is None
-    n_probe = min(max(10, o.n_burn // 3), o.n_burn) if adaptive else o.n_burn
-    while True:
-        for stage, n_iter in enumerate((n_probe, o.n_burn - n_probe)):
-            done = n_probe * stage  # for the progress count
-            c_phi, key, c_h = burn(n_iter, c_phi, key)
-            ratio = closed.decay_ratio(np.mean(c_h[-3:], axis=0)[: lags.size // 2 + 1]) if c_h else 0.0
-            if adaptive and ratio > 0.07 and regrids < o.max_regrid:  # below the final 0.1: hysteresis
-                break
-        else:
-            break
+    def short_grid_ratio(ests):
+        """The decay ratio of C_h if the adaptive grid should grow (above 0.07, below the final 0.1 of
+        :func:`.closed.decayed`: hysteresis), else None."""
+        if o.t_max is not None or regrids >= o.max_regrid or not ests:
+            return None
+        ratio = closed.decay_ratio(np.mean([e["c_h"] for e in ests[-3:]], axis=0)[: lags.size // 2 + 1])
+        return ratio if ratio > 0.07 else None
+
+    # burn-in in two stages, a probe (a third of n_burn, at least 10, on an adaptive grid) and the rest;
+    # after either, a C_h that has not decayed within t_max grows the grid and the burn-in starts again
+    n_probe = min(max(10, o.n_burn // 3), o.n_burn) if o.t_max is None else o.n_burn
+    stages, stage = (n_probe, o.n_burn - n_probe), 0
+    while stage < 2:
+        c_phi, key, ests = run(stages[stage], c_phi, key, n_probe * stage)
+        ratio = short_grid_ratio(ests)
+        if ratio is None:
+            stage += 1
+            continue
         t_max, dt = _regrid(t_max, dt, ratio, o)
         new_lags, omega = closed.lag_grid(t_max, dt)
         c_phi = jnp.asarray(_interp_periodic(c_phi, lags, new_lags))
-        lags, regrids = new_lags, regrids + 1
+        lags, regrids, stage = new_lags, regrids + 1, 0
     om = jnp.asarray(omega)
-    keep = {"c_h": [], "c_phi": [], "mean_h": [], "c_r": [], "c_sr": []}
-    for k in range(o.n_average):
-        key, sub = jax.random.split(key)
-        _, est = _iterate(sub, c_phi, om, dt, p, o.n_samples)
-        c_phi = (1 - o.damping) * c_phi + o.damping * est["c_phi"]
-        for name in keep:
-            keep[name].append(np.asarray(est[name]))
-        if progress is not None:
-            progress(o.n_burn + k + 1, total)
+    c_phi, key, ests = run(o.n_average, c_phi, key, o.n_burn)
+    keep = {name: [np.asarray(e[name]) for e in ests] for name in ("c_h", "c_phi", "mean_h", "c_r", "c_sr")}
     arr = {name: np.array(v) for name, v in keep.items()}
     d0 = arr["c_h"][:, 0]
     half = len(d0) // 2
@@ -283,7 +290,7 @@ def solve(ensemble, *, key, options: Options = Options(), init: dict | None = No
         "lags": lags, "omega": omega, "params": p, "c_h_se": np.array([_batch_se(c) for c in arr["c_h"].T]),
         "delta0_se": _batch_se(d0), "drift": drift, "drift_se": se_half,
         "converged": bool(drift <= _DRIFT_T * se_half), "key": key, "t_max": t_max, "dt": dt,
-        "regrids": regrids, "decayed": closed.decayed(out["c_h"][: lags.size // 2 + 1]),
+        "regrids": regrids,
     }  # fmt: skip
     out["c_z"] = np.asarray(closed.lowpass(p["g_z"] ** 2 * jnp.asarray(out["c_phi"]), om, p["tau_z"]))
     paths, _ = _iterate(key, jnp.asarray(out["c_phi"]), om, dt, p, o.n_samples)
