@@ -481,9 +481,8 @@ def _sim_text(sim) -> str:
 def plot_slowing(ds, axes=None, title: str | None = None) -> Figure:
     """The update gate slows chaos: lambda_max and the relaxation time of C_h against alpha_z, the DMFT
     curve (+-2 standard errors) over simulated networks (mean +- 2 standard errors across networks; the
-    dataset of :func:`dynagate.chaos.slowing_scan`). Relaxation times: the DMFT's full correlation time
-    (line), and theory and networks on the same lag window (open and filled markers; see
-    :mod:`dynagate.chaos`)."""
+    dataset of :func:`dynagate.chaos.slowing_scan`). Relaxation time: the e-folding time of C_h, C_h(t) =
+    C_h(0) / e (:func:`dynagate.chaos.efold_time`)."""
     fig, ax = _axes(axes, 2, (11, 4.2))
     az, azs = np.asarray(ds.alpha_z), np.asarray(ds.alpha_z_sim)
     lam, se = np.asarray(ds.theory_lambda_max), np.asarray(ds.theory_lambda_max_se)
@@ -494,13 +493,10 @@ def plot_slowing(ds, axes=None, title: str | None = None) -> Figure:
     ax[0].errorbar(azs, ds.cmp_lambda_max_sim, yerr=yerr, fmt="s", color="C1", capsize=3, label=nets)
     ax[0].set_ylabel("λ_max [per unit time τ_h]")
     ax[0].set_ylim(bottom=0)
-    ax[1].plot(az, ds.theory_relaxation_time, "o-", color="C0", label="DMFT correlation time")
-    ax[1].plot(azs, ds.cmp_relaxation_time_theory, "o", mfc="none", color="C0", ms=9,
-               label="DMFT, on the simulated lag window")  # fmt: skip
+    ax[1].plot(az, ds.theory_efold_time, "o-", color="C0", label="DMFT")
     yerr = 2 * np.asarray(ds.cmp_relaxation_time_sim_se)
-    ax[1].errorbar(azs, ds.cmp_relaxation_time_sim, yerr=yerr, fmt="s", color="C1", capsize=3,
-                   label="networks, same window")  # fmt: skip
-    ax[1].set_ylabel("relaxation time of C_h [time units τ_h]")
+    ax[1].errorbar(azs, ds.cmp_relaxation_time_sim, yerr=yerr, fmt="s", color="C1", capsize=3, label=nets)
+    ax[1].set_ylabel("e-folding time of C_h [time units τ_h]")
     ax[1].set_yscale("log")
     for a in ax:
         a.set_xlabel("update-gate sensitivity α_z")

@@ -220,7 +220,7 @@ def _gated_slowing(quick: bool, out: Path) -> Check:
         plot_slowing(ds).savefig(png, dpi=120)
     claim = (
         f"gated DMFT (Monte Carlo) against networks (N = {n}, {seeds} each) over alpha_z: Delta0, "
-        "relaxation time (same lag window), lambda_max (QR, long frame burn-in)"
+        "e-folding time of C_h, lambda_max (QR, long frame burn-in)"
     )
     if not quick:
         claim += "; RMT edge and slow fraction at the DMFT law against instantaneous Jacobians"

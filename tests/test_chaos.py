@@ -14,13 +14,13 @@ from dynagate.plotting import plot_slowing
 from dynagate.validate import slowing_rows
 
 
-def test_window_relaxation_time_of_an_exponential():
-    # C = e^{-tau / t_c} on [0, L]: int (C - C(L)) / (1 - C(L)) = t_c (1 - (1 + L / t_c) e^{-L / t_c})
-    # / (1 - e^{-L / t_c}) in closed form; the trapezoid rule on a 0.001 grid is exact to ~1e-8
-    t_c, window = 7.0, 20.0
-    tau = np.linspace(0, 40, 40001)
-    exact = t_c * (1 - (1 + window / t_c) * math.exp(-window / t_c)) / (1 - math.exp(-window / t_c))
-    assert chaos.window_relaxation_time(tau, np.exp(-tau / t_c), window) == pytest.approx(exact, rel=1e-7)
+def test_efold_time_of_an_exponential():
+    # C = 2 e^{-tau / t_c}: the e-folding time is t_c; linear interpolation on a 0.01 grid is exact to
+    # (0.01 / t_c)^2 / 8 relative
+    t_c = 7.0
+    tau = np.arange(0, 40, 0.01)
+    assert chaos.efold_time(tau, 2 * np.exp(-tau / t_c)) == pytest.approx(t_c, rel=1e-6)
+    assert math.isnan(chaos.efold_time(tau, np.ones_like(tau)))  # never decays
 
 
 def _fake_result(az):
@@ -65,3 +65,26 @@ def test_slowing_scan_assembles_a_dataset_and_a_figure(monkeypatch, tmp_path):
     assert theory_only.sim_lambda_max.shape == (0, 3)
     fig = plot_slowing(ds)
     assert fig.axes[0].get_xlabel() == "update-gate sensitivity α_z" and "λ_max" in fig.axes[0].get_ylabel()
+
+
+def test_simulated_networks_are_stored_and_reused(monkeypatch, tmp_path):
+    # each network is written once; a rerun with the same settings reads it back (same numbers, no
+    # simulation), other settings simulate again; networks do not depend on the other alpha_z asked for
+    calls = []
+
+    def fake(ens, n, *, key, **kw):
+        calls.append(float(ens.alpha_z))
+        eig = np.array([0.1 + 1j, -2.0 + 0j]) * float(jax.random.uniform(key))
+        return chaos.ChaosSample(np.arange(3.0), np.array([2.0, 1.0, 0.5]), float(jax.random.normal(key)),
+                                 0.01, [eig])  # fmt: skip
+
+    monkeypatch.setattr(chaos, "simulate_chaos", fake)
+    kw = {"n": 10, "seeds": 2, "key": jax.random.PRNGKey(3), "snapshots": 1, "store": tmp_path}
+    first = chaos.simulate_slowing(dg.GatedRNN(g_h=4.0), [0, 2], **kw)
+    assert calls == [0, 0, 2, 2] and len(list(tmp_path.glob("*.npz"))) == 4
+    again = chaos.simulate_slowing(dg.GatedRNN(g_h=4.0), [2], **kw)
+    assert calls == [0, 0, 2, 2]
+    for a, b in zip(first[2.0], again[2.0]):
+        assert a.lambda_max == b.lambda_max and np.array_equal(a.eigenvalues[0], b.eigenvalues[0])
+    chaos.simulate_slowing(dg.GatedRNN(g_h=4.0), [2], **(kw | {"t_obs": 500.0}))
+    assert calls == [0, 0, 2, 2, 2, 2]

@@ -226,8 +226,10 @@ def test_sampled_paths_obey_the_single_site_equation():
     dh = (np.roll(h, -1, 0) - np.roll(h, 1, 0)) / 0.04  # periodic paths
     assert np.sqrt(np.mean((dh - rate) ** 2)) < 0.01 * np.sqrt(np.mean(rate**2))
     _, est0 = montecarlo._iterate(jax.random.PRNGKey(1), jnp.asarray(init["c_phi"]), jnp.asarray(omega), 0.02,
-                                  closed._params(ens.replace(alpha_z=0.0)), 200)  # fmt: skip
-    assert abs(float(est0["mean_h"]) - 0.5) < 0.1  # sampling error ~ sqrt(Delta0 t_c / T / 200) = 0.03
+                                  closed._params(ens.replace(alpha_z=0.0)), 2000)  # fmt: skip
+    # sampling error: the time mean of one path has variance S_eta(0) / T = 1.9 (measured spread 0.098 over
+    # 20 keys at 200 paths), so 0.031 at 2000 paths: 0.15 is 5 standard errors, the sign error's gap 1.0
+    assert abs(float(est0["mean_h"]) - 0.5) < 0.15
 
 
 def test_monte_carlo_grid_grows_until_c_h_decays():

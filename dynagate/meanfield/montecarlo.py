@@ -80,14 +80,25 @@ from ..errors import InputError
 from . import closed
 
 
-def sample_paths(key, c, m: int):
-    """``m`` stationary Gaussian paths with periodic autocovariance ``c`` (n,) by circulant embedding (real
-    FFTs: white noise filtered by the square root of the spectrum)."""
+def sample_paths(key, c, m: int, transfer=None):
+    """``m`` stationary Gaussian paths with periodic autocovariance ``c`` (n,) by circulant embedding, drawn
+    in the frequency domain: the real FFT of unit white noise has independent coefficients, N(0, n) at
+    frequency 0 (and n / 2), complex with N(0, n / 2) parts elsewhere; scaled by the square root of the
+    spectrum (times ``transfer`` on the real-FFT frequencies, a linear filter, if given) and transformed
+    back. Returns (m, n)."""
     n = c.shape[0]
+    k = n // 2 + 1
     s = jnp.sqrt(jnp.clip(jnp.fft.rfft(c).real, 0.0))
-    w = jax.random.normal(key, (m, n), jnp.float32).astype(s.dtype)  # float32 draws: 1.7x faster
-    f = jnp.fft.rfft(w, axis=-1)
-    return jnp.fft.irfft(s.astype(f.dtype) * f, n=n, axis=-1)
+    edge = np.zeros(k, bool)
+    edge[0] = True
+    edge[-1] = n % 2 == 0
+    w = jax.random.normal(key, (2, m, k), jnp.float32).astype(s.dtype)  # float32 draws: 1.7x faster
+    re = w[0] * jnp.asarray(np.where(edge, math.sqrt(n), math.sqrt(n / 2)), s.dtype)
+    im = w[1] * jnp.asarray(np.where(edge, 0.0, math.sqrt(n / 2)), s.dtype)
+    f = jax.lax.complex(re * s, im * s)
+    if transfer is not None:
+        f = f * transfer
+    return jnp.fft.irfft(f, n=n, axis=-1)
 
 
 def circular_autocov(x):
@@ -114,24 +125,33 @@ def _relax(rate, force, x0, dt):
 
 
 def _periodic(rate, force, dt):
-    """The exact periodic solution of the discretised equation: one lap from 0 gives x(T) = Q, so a start
-    x0 ends at P x0 + Q with P = exp(-dt sum rate); the fixed point x0 = Q / (1 - P) starts the kept lap.
-    (Two laps from an arbitrary x0 would leave a slow unit, sum rate dt ~ 1, remembering its start.)"""
-    _, q = _relax(rate, force, jnp.zeros(force.shape[1:], force.dtype), dt)
-    p = jnp.exp(-dt * jnp.sum(rate, axis=0))
-    return _relax(rate, force, q / (1.0 - p), dt)[0]
+    """The exact periodic solution of the discretised equation. One lap from 0 gives x_k^0 and x(T) = Q; the
+    equation is linear, so a start x0 gives x_k = x_k^0 + A_k x0, A_k = exp(-dt sum_{j<k} rate_j) (the
+    step-midpoint rates), and the periodic start is x0 = Q / (1 - A_n). (Two laps from an arbitrary x0
+    would leave a slow unit, sum rate dt ~ 1, remembering its start.)"""
+    xs, q = _relax(rate, force, jnp.zeros(force.shape[1:], force.dtype), dt)
+    mid = 0.5 * (rate + jnp.roll(rate, -1, 0))
+    total = jnp.cumsum(mid, axis=0)
+    decay = jnp.exp(-dt * (total - mid))
+    return xs + decay * (q / (1.0 - jnp.exp(-dt * total[-1])))
 
 
-def _filter(x, omega, tau, lam=0.0):
-    """Periodic solution of tau (x_f' + lam x_f) = -x_f + x along axis 0 (tau = 0: x_f = x)."""
-    f = jnp.fft.fft(x, axis=0)
-    f = f / (jnp.asarray(1.0 + lam * tau).astype(f.dtype) + 1j * (omega[:, None] * tau).astype(f.dtype))
-    return jnp.real(jnp.fft.ifft(f, axis=0))
+def _lowpass_transfer(omega, tau, lam=0.0):
+    """The periodic solution of tau (x_f' + lam x_f) = -x_f + x as a filter: 1 / (1 + lam tau + i omega tau)
+    on the real-FFT frequencies (the first n // 2 + 1 entries of ``omega``, made non-negative)."""
+    w = jnp.abs(omega[: omega.shape[0] // 2 + 1])
+    return 1.0 / jax.lax.complex(1.0 + lam * tau + 0.0 * w, w * tau)
 
 
-@functools.partial(jax.jit, static_argnames=("m",))
-def _iterate(key, c_phi, omega, dt, p, m):
-    """One sampled evaluation of the DMFT map: paths (n, m) and the re-estimated correlations."""
+def _gates_r(p) -> bool:
+    """Whether the reset gate varies (alpha_r != 0); if not, its paths are not sampled (sigma_r constant)."""
+    return p["sr"][0] != 0.0
+
+
+@functools.partial(jax.jit, static_argnames=("m", "gate_r"))
+def _iterate(key, c_phi, omega, dt, p, m, gate_r=True):
+    """One sampled evaluation of the DMFT map: paths (n, m) and the re-estimated correlations (r paths
+    zero unless ``gate_r``)."""
     kz, kh, kb, kr = jax.random.split(key, 4)
     c_r = closed.lowpass(p["g_r"] ** 2 * c_phi, omega, p["tau_r"])
     c_sr = closed.gauss_corr(closed.sigmoid, c_r, c_r[0], 0.0, p["sr"])
@@ -140,21 +160,24 @@ def _iterate(key, c_phi, omega, dt, p, m):
     b = p["mu_b"] + p["s_b"] * jax.random.normal(kb, (m,))
     sz = closed.sigmoid(z, p["sz"])
     h = _periodic(sz, sz * (eta + b), dt)
-    r = sample_paths(kr, c_r, m).T
+    r = sample_paths(kr, c_r, m).T if gate_r else jnp.zeros_like(h)
     paths = {"h": h, "z": z, "r": r, "a": -h + eta + b}
     est = {"c_phi": circular_autocov(jnp.tanh(h).T), "c_h": circular_autocov((h - jnp.mean(h)).T),
            "mean_h": jnp.mean(h), "c_r": c_r, "c_sr": c_sr}  # fmt: skip
     return paths, est
 
 
-@functools.partial(jax.jit, static_argnames=("m",))
-def _tangent(key, q, lam, paths, omega, dt, p, m):
+@functools.partial(jax.jit, static_argnames=("m", "gate_r"))
+def _tangent(key, q, lam, paths, omega, dt, p, m, gate_r=True):
     """One sampled evaluation of the (rescaled) tangent map at growth rate lam: q = (q_u, q_p) -> new q."""
     kh, kz, kr = jax.random.split(key, 3)
     q_u, q_p = q
     d_eta = sample_paths(kh, p["g_h"] ** 2 * q_u, m).T
-    dz = _filter(sample_paths(kz, p["g_z"] ** 2 * q_p, m).T, omega, p["tau_z"], lam)
-    dr = _filter(sample_paths(kr, p["g_r"] ** 2 * q_p, m).T, omega, p["tau_r"], lam)
+    dz = sample_paths(kz, p["g_z"] ** 2 * q_p, m, _lowpass_transfer(omega, p["tau_z"], lam)).T
+    if gate_r:
+        dr = sample_paths(kr, p["g_r"] ** 2 * q_p, m, _lowpass_transfer(omega, p["tau_r"], lam)).T
+    else:
+        dr = jnp.zeros_like(dz)
     h, z, r, a = paths["h"], paths["z"], paths["r"], paths["a"]
     sz = closed.sigmoid(z, p["sz"])
     force = sz * d_eta + closed.sigmoid_prime(z, p["sz"]) * a * dz
@@ -248,7 +271,7 @@ def solve(ensemble, *, key, options: Options = Options(), init: dict | None = No
         ests = []
         for i in range(n_iter):
             key, sub = jax.random.split(key)
-            _, est = _iterate(sub, c_phi, jnp.asarray(omega), dt, p, o.n_samples)
+            _, est = _iterate(sub, c_phi, jnp.asarray(omega), dt, p, o.n_samples, _gates_r(p))
             c_phi = (1 - o.damping) * c_phi + o.damping * est["c_phi"]
             ests.append(est)
             if progress is not None:
@@ -293,7 +316,7 @@ def solve(ensemble, *, key, options: Options = Options(), init: dict | None = No
         "regrids": regrids,
     }  # fmt: skip
     out["c_z"] = np.asarray(closed.lowpass(p["g_z"] ** 2 * jnp.asarray(out["c_phi"]), om, p["tau_z"]))
-    paths, _ = _iterate(key, jnp.asarray(out["c_phi"]), om, dt, p, o.n_samples)
+    paths, _ = _iterate(key, jnp.asarray(out["c_phi"]), om, dt, p, o.n_samples, _gates_r(p))
     out["samples"] = {name: np.asarray(v[0]) for name, v in paths.items()}  # equal-time single-site law
     return out
 
@@ -311,8 +334,8 @@ def lambda_max(sol: dict, *, key, options: Options = Options(), lam0: float = 0.
 
     def step(k, q, lam):
         kp, kt = jax.random.split(k)
-        paths, _ = _iterate(kp, c_phi, om, sol["dt"], p, o.n_samples)
-        new = _tangent(kt, q, lam, paths, om, sol["dt"], p, o.n_samples)
+        paths, _ = _iterate(kp, c_phi, om, sol["dt"], p, o.n_samples, _gates_r(p))
+        new = _tangent(kt, q, lam, paths, om, sol["dt"], p, o.n_samples, _gates_r(p))
         mu = float((new[0][0] + new[1][0]) / (q[0][0] + q[1][0]))
         return tuple(x / (new[0][0] + new[1][0]) for x in new), mu
 
