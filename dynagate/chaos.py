@@ -9,9 +9,8 @@ at a few snapshots. :func:`compare` sets the measurements of several networks ag
 **Relaxation time.** Both curves are summarised by their e-folding time, the first lag where
 C_h(tau) = C_h(0) / e (linear interpolation between grid points). It is set by the bulk of the decay, where
 the sampled DMFT's C_h is precise (standard error ~1% at alpha_z = 2); the full correlation time
-int (C_h - C_h(inf)) / (C_h(0) - C_h(inf)) weights the tail, where the Monte-Carlo iterates wander (at g_h = 4,
-alpha_z = 2, the same solver with 8 keys gave correlation times from 14 to 29 and e-folding times within a
-few per cent).
+int (C_h - C_h(inf)) / (C_h(0) - C_h(inf)) weights the tail, where the Monte-Carlo iterates wander
+(at g_h = 4, alpha_z = 2, the same solver with 8 keys gave correlation times from 14 to 29).
 
 **lambda_max bias.** A single tangent vector started at random needs a frame burn-in before it aligns with
 the top Lyapunov vector; its estimate carries a bias of order log(sqrt N) / T (THEORY.md 7). The frame
@@ -21,6 +20,7 @@ burn-in here is max(600, 5 t_c) time units, which brings it below the statistica
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -141,8 +141,8 @@ def compare_spectra(ensemble, result, samples: list[ChaosSample], eps: float) ->
 
 
 def _stored_sample(store, name: str, settings: dict, make) -> ChaosSample:
-    """``make()`` or, if ``store`` (a directory) holds ``name``.npz made with the same ``settings``, the stored
-    sample; a fresh sample is written there (one file per network: a long scan resumes, and several
+    """``make()`` or, if ``store`` (a directory) holds ``name``.npz made with the same ``settings``, the
+    stored sample; a fresh sample is written there (one file per network: a long scan resumes, and several
     processes can share the work)."""
     if store is None:
         return make()
@@ -157,14 +157,15 @@ def _stored_sample(store, name: str, settings: dict, make) -> ChaosSample:
     sample = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
+    eigs = {f"eig_{i:03d}": e for i, e in enumerate(sample.eigenvalues)}
     np.savez(tmp, lags=sample.lags, c_h=sample.c_h, lambda_max=sample.lambda_max, lambda_se=sample.lambda_se,
-             settings=repr(settings), **{f"eig_{i:03d}": e for i, e in enumerate(sample.eigenvalues)})  # fmt: skip
+             settings=repr(settings), **eigs)  # fmt: skip
     tmp.replace(path)
     return sample
 
 
-def simulate_slowing(base, alpha_z, *, n: int, seeds: int, key, t_obs: float = 1000.0, t_frame: float = 600.0,
-                     snapshots: int = 0, store=None, progress=None) -> dict:  # fmt: skip
+def simulate_slowing(base, alpha_z, *, n: int, seeds: int, key, t_obs: float = 1000.0,
+                     t_frame: float = 600.0, snapshots: int = 0, store=None, progress=None):  # fmt: skip
     """``seeds`` networks of ``n`` units of ``base`` (a GatedRNN) at each update-gate sensitivity in
     ``alpha_z``: {alpha_z: [ChaosSample]}, C_h on lags up to t_obs / 4. Each network's key is ``key`` folded
     with round(1000 alpha_z) and the seed, so a network does not depend on the other alpha_z asked for;
@@ -176,10 +177,9 @@ def simulate_slowing(base, alpha_z, *, n: int, seeds: int, key, t_obs: float = 1
             k = jax.random.fold_in(jax.random.fold_in(key, round(1000 * az)), s)
             settings = {"ensemble": repr(base.replace(alpha_z=az)), "n": n, "key": np.asarray(k).tolist(),
                         "t_obs": t_obs, "t_frame": t_frame, "snapshots": snapshots}  # fmt: skip
-            out[az].append(_stored_sample(
-                store, f"alpha_z={az:g}_seed={s}", settings,
-                lambda: simulate_chaos(base.replace(alpha_z=az), n, key=k, t_obs=t_obs, max_lag=t_obs / 4,
-                                       t_frame=t_frame, snapshots=snapshots)))  # fmt: skip
+            make = functools.partial(simulate_chaos, base.replace(alpha_z=az), n, key=k, t_obs=t_obs,
+                                     max_lag=t_obs / 4, t_frame=t_frame, snapshots=snapshots)  # fmt: skip
+            out[az].append(_stored_sample(store, f"alpha_z={az:g}_seed={s}", settings, make))
             if progress is not None:
                 progress(f"network alpha_z = {az:g}, seed {s}: lambda_max {out[az][-1].lambda_max:.4f}")
     return out
@@ -247,8 +247,15 @@ def slowing_scan(base, alpha_z_theory, alpha_z_sim, *, n: int, seeds: int, key, 
             data[f"spec_{q}_passed"] = ("alpha_z_sim", [rows[a][2]["passed"][q] for a in azs])
         data["spec_extent"] = ("alpha_z_sim", [rows[a][2]["extent"] for a in azs])
     attrs = {"ensemble": type(base).__name__} | {f"ensemble_{k}": v for k, v in base.params().items()}
-    attrs |= {"n": n, "seeds": seeds, "snapshots": snapshots, "slow_eps": eps, "key": str(np.asarray(key)),
-              "t_obs": t_obs, "t_frame": t_frame}
+    attrs |= {
+        "n": n,
+        "seeds": seeds,
+        "snapshots": snapshots,
+        "slow_eps": eps,
+        "key": str(np.asarray(key)),
+        "t_obs": t_obs,
+        "t_frame": t_frame,
+    }
     attrs = provenance(**attrs)
     coords = {"alpha_z": azt, "alpha_z_sim": azs, "seed": np.arange(seeds)}
     return xr.Dataset(data, coords=coords, attrs=attrs)

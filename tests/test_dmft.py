@@ -151,6 +151,7 @@ def test_closed_lambda_max_at_instantaneous_reset_gate_is_a_schroedinger_ground_
     lam = closed.lambda_max(sol)
     n = sol["lags"].size
     c_h, c_r = sol["c_h"], sol["c_r"]
+
     def corr(f, c):  # numpy 2-D trapezoid at 200 covariances, cubic spline in between (error ~1e-9)
         grid = np.linspace(c.min(), c[0], 200)
         return scipy.interpolate.CubicSpline(grid, _corr(f, grid, c[0]))(c)
