@@ -233,6 +233,17 @@ def test_sampled_paths_obey_the_single_site_equation():
     assert abs(float(est0["mean_h"]) - 0.5) < 0.15
 
 
+def test_decay_check_allows_for_the_noise_of_a_sampled_tail():
+    # C_h = 2 e^{-t / 10} on lags 0..120 has decayed; a tail offset of 0.3 (15% of the fall) has not,
+    # unless its standard errors (0.06 at both ends: 3 x 0.085 = 0.25 of the 0.3) say it is noise
+    t = np.linspace(0, 120, 241)
+    c = 2 * np.exp(-t / 10)
+    assert closed.decayed(c)
+    tail = c + 0.3 * (t >= 60) * (t < 120)
+    assert not closed.decayed(tail) and not closed.decayed(tail, np.full_like(t, 0.01))
+    assert closed.decayed(tail, np.full_like(t, 0.06))
+
+
 def test_monte_carlo_grid_grows_until_c_h_decays():
     # at alpha_z = 5, beta_z = 0 the correlation time (~120) exceeds the starting t_max / 2 = 60: the adaptive
     # grid must grow and end decayed; a fixed short grid must say not_converged and name t_max

@@ -114,10 +114,17 @@ def decay_ratio(c_h) -> float:
     return float(abs(c_h[c_h.size // 2] - c_h[-1]) / span) if span > 0 else math.inf
 
 
-def decayed(c_h) -> bool:
+def decayed(c_h, se=None) -> bool:
     """Whether C_h on lags 0..t_max has settled by t_max (its second half flat to 10% of its fall): the
-    periodic grid of period 2 t_max assumes it."""
-    return decay_ratio(c_h) <= 0.1
+    periodic grid of period 2 t_max assumes it. With standard errors ``se`` (a sampled C_h) the difference
+    C_h(t_max / 2) - C_h(t_max) is first shrunk by 3 of its combined standard errors: the tail of a sampled
+    C_h wanders, and a tail flat within its noise has decayed as far as the estimate can tell."""
+    if se is None:
+        return decay_ratio(c_h) <= 0.1
+    c_h, se = np.asarray(c_h, float), np.asarray(se, float)
+    mid, span = c_h.size // 2, c_h[0] - c_h[-1]
+    gap = abs(c_h[mid] - c_h[-1]) - 3 * math.hypot(se[mid], se[-1])
+    return span > 0 and gap <= 0.1 * span
 
 
 def lowpass(c, omega, tau):

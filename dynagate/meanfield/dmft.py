@@ -390,7 +390,8 @@ def _from_grid(ensemble, sol, lam, method, tol, residual, advice: str = "raise t
                           statistics=_gated_stats(ensemble, d0, mean_h=float(st.mean_h[branch])))  # fmt: skip
     corr_time, kappa = _curve_summary(tau, c_h)
     status, message = ("converged", "") if residual < tol else ("not_converged", "residual above tolerance")
-    if not decayed(c_h):  # the periodic grid assumes C_h has settled by t_max
+    se = np.asarray(sol["c_h_se"])[:n] if "c_h_se" in sol else None
+    if not decayed(c_h, se):  # the periodic grid assumes C_h has settled by t_max
         status = "not_converged"
         message = (
             f"C_h has not decayed by t_max = {tau[-1]:g} (C_h(t_max/2) = {c_h[c_h.size // 2]:.3g}, "
