@@ -6,8 +6,9 @@ provenance in the attributes).
 Each phase diagram is one ``dynagate phase-diagram`` command (listed in FIGURES); its stores go to
 ``out/figures/NAME`` (so an interrupted run resumes), the PNG and NetCDF are copied here. The full set
 takes about an hour on 2 cores; ``--workers`` spreads it over a Dask LocalCluster. ``gated_slowing`` (the
-update gate slows chaos: :func:`dynagate.chaos.slowing_scan`, DMFT over networks) takes about 1.5 hours
-on 2 cores and is made only when named in ``--only``.
+update gate slows chaos: :func:`dynagate.chaos.slowing_scan`, DMFT over nine networks of N = 1000) takes
+about 2 hours on 2 cores and is made only when named in ``--only``; each network is kept in its store, so
+an interrupted run resumes.
 """
 
 import argparse
@@ -36,9 +37,10 @@ FIGURES = {
 
 #: name -> the arguments of :func:`dynagate.chaos.slowing_scan` (theory alpha_z, simulated alpha_z).
 SCANS = {
-    "gated_slowing": {"base": dg.GatedRNN(g_h=4.0), "alpha_z_theory": [0, 2, 5],
-                      "alpha_z_sim": [0, 2], "n": 1000, "seeds": 3, "key": jax.random.PRNGKey(2026),
-                      "snapshots": 2},
+    "gated_slowing": {"base": dg.GatedRNN(g_h=4.0), "alpha_z_theory": [0, 1, 2, 3, 4, 5],
+                      "alpha_z_sim": [0, 2, 5], "n": 1000, "seeds": 3, "key": jax.random.PRNGKey(2026),
+                      "snapshots": 2, "t_obs": 2000.0, "t_frame": 600.0,
+                      "store": "out/figures/gated_slowing/networks"},
 }  # fmt: skip
 
 
