@@ -59,11 +59,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError, is_concrete
-from .models.gated import GatedNet, GatedRNN, _is_zero, dgate, gate
-from .models.gru import GRU, GRUNet, refine
+from .models.gated import GatedRNN, _is_zero, dgate, gate
+from .models.gru import GRU, refine
 from .models.init import ChronoInit, UniformGateInit
-from .models.lstm import LSTM, LSTMNet
-from .models.vanilla import VanillaNet, VanillaRNN, dphi, phi
+from .models.lstm import LSTM
+from .models.vanilla import VanillaRNN, dphi, phi
 
 
 class Stats(eqx.Module):
@@ -93,22 +93,9 @@ class Structure(eqx.Module):
 
 
 def empirical_stats(net, state, x=None) -> Stats:
-    """The statistics of one network's units at ``state`` (equal weights): the empirical law."""
-    if isinstance(net, GatedNet):
-        h, z, r, _, _, _, a = net._parts(state, x)
-        vals = {"h": h, "z": z, "r": r, "a": a}
-    elif isinstance(net, VanillaNet):
-        vals = {"h": state}
-    elif isinstance(net, GRUNet):
-        _, r, z, m, cand, _, _, _, rho = net._parts(state, x)
-        vals = {"h": state, "r": r, "z": z, "m": m, "n": cand}
-        if rho is not None:
-            vals["rho"] = rho
-    elif isinstance(net, LSTMNet):
-        _, c, i, f, u, o, _, _, _, rho, _ = net._parts(state, x)  # i = 1 - g when tied: _lstm recomputes it
-        vals = {"c": c, "i": i, "f": f, "u": u, "o": o} | ({} if rho is None else {"rho": rho})
-    else:
-        raise NotImplementedError(f"no RMT structure for {type(net).__name__}")
+    """The statistics of one network's units at ``state`` (equal weights): the empirical law of its
+    per-unit values (``net.site_values``)."""
+    vals = net.site_values(state, x)
     m = next(iter(vals.values())).shape[0]
     return Stats(weights=jnp.full(m, 1.0 / m), values=vals)
 
