@@ -9,9 +9,9 @@ d = 2 for h and an algebraic W_r h; vanilla, GRU: d = 1):
 A_i (d x d, per unit i) and the constant diagonal B collect the parts without random weights, each
 weight matrix G_k (iid N(0, g_k^2 / N)) enters with a per-unit left vector L_ki (which equations) and
 right vector R_ki (which variables). The left and right vectors, and A_i, are functions of the unit's
-state (gate values, phi, phi', ...), so a distribution of single-site states (a :class:`Stats`) fixes
-the ensemble. (For instantaneous gates, tau = 0 enters through B, so products such as J^h D J^r are
-handled without approximation.)
+state (gate values, phi, phi', ...), so a distribution of single-site states (a
+:class:`~dynagate.sitelaw.SiteLaw`) fixes the ensemble. (For instantaneous gates, tau = 0 enters
+through B, so products such as J^h D J^r are handled without approximation.)
 
 **Support (derived here; checked in tests/test_rmt.py).** Eliminating v: with y_k = G_k R_k^T v,
 y_k = G_k sum_m D[c_km] y_m, c_km,i = R_ki^T (lambda B - A_i)^{-1} L_mi. The block matrix on the right
@@ -50,7 +50,6 @@ stable fixed point tends to 0 (marginal stability); with a quadrature rule it st
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import equinox as eqx
@@ -61,20 +60,19 @@ import numpy as np
 from .errors import InputError, is_concrete
 from .models.gated import GatedRNN, _is_zero, dgate, gate
 from .models.gru import GRU, refine
-from .models.init import ChronoInit, UniformGateInit
 from .models.lstm import LSTM
 from .models.vanilla import VanillaRNN, dphi, phi
+from .sitelaw import SiteLaw, empirical_stats, gaussian_stats, zero_state_stats
 
+#: The former name of :class:`~dynagate.sitelaw.SiteLaw`.
+Stats = SiteLaw
 
-class Stats(eqx.Module):
-    """Single-site statistics: weighted nodes (quadrature points or the units of one network).
-
-    ``values`` maps variable names (model-specific: "h", "z", "r", "a", ...) to arrays of shape (m,);
-    ``weights`` (m,) sum to 1.
-    """
-
-    weights: jax.Array
-    values: dict
+__all__ = [
+    "F", "SiteLaw", "Stats", "Structure", "Support", "branch_stats", "check_density", "density",
+    "dmft_stats", "empirical_stats", "gaussian_stats", "has_density", "log_potential", "mass_in_disk",
+    "meanfield_stats", "perron_root", "rightmost", "slow_fraction", "structure", "support",
+    "transfer_matrix", "zero_state_stats",
+]  # fmt: skip
 
 
 class Structure(eqx.Module):
@@ -92,125 +90,12 @@ class Structure(eqx.Module):
 # ------------------------------------------------------------------------------------ statistics
 
 
-def empirical_stats(net, state, x=None) -> Stats:
-    """The statistics of one network's units at ``state`` (equal weights): the empirical law of its
-    per-unit values (``net.site_values``)."""
-    vals = net.site_values(state, x)
-    m = next(iter(vals.values())).shape[0]
-    return Stats(weights=jnp.full(m, 1.0 / m), values=vals)
-
-
-def _product(rules: dict):
-    """Product quadrature of independent variables: name -> (nodes, weights) -> (weights, values)."""
-    w, vals = jnp.ones(1), {}
-    for name, (nodes, wk) in rules.items():
-        w = (w[:, None] * jnp.asarray(wk)[None, :]).ravel()
-        vals = {k: jnp.repeat(v, len(wk)) for k, v in vals.items()}
-        vals[name] = jnp.tile(jnp.asarray(nodes, float), w.shape[0] // len(wk))
-    return w, vals
-
-
-def _bias_rule(dists: dict, n_nodes: int, n: int | None):
-    """Product quadrature over independent bias laws: name -> (mu, s) Gaussian or a gate initialiser.
-    Degenerate laws get one node; at most ~20000 nodes in all. Returns weights and bias values."""
-    spread = [k for k, d in dists.items() if not isinstance(d, tuple) or not _is_zero(d[1])]
-    n_nodes = max(2, min(n_nodes, int(20000 ** (1 / max(len(spread), 1)))))
-    xg, wg = np.polynomial.hermite_e.hermegauss(n_nodes)
-    xl, wl = np.polynomial.legendre.leggauss(n_nodes)
-    t, wl = (xl + 1) / 2, wl / 2  # Gauss-Legendre on [0, 1]
-    rules = {}
-    for name, d in dists.items():
-        if isinstance(d, tuple):  # Gaussian N(mu, s^2)
-            rules[name] = (d[0] + d[1] * xg, wg / wg.sum()) if name in spread else ([d[0]], [1.0])
-        elif isinstance(d, UniformGateInit):
-            dd = n if d.d is None else d.d
-            if dd is None:
-                raise InputError("UniformGateInit(d=None) uses the hidden size: pass n to zero_state_stats")
-            u = 1 / dd + (1 - 2 / dd) * t
-            rules[name] = (np.log(u) - np.log1p(-u), wl)
-        elif isinstance(d, ChronoInit):
-            rules[name] = (np.log(1 + (d.t_max - 2) * t), wl)
-        else:
-            raise InputError(f"unknown bias law {d!r}")
-    return _product(rules)
-
-
-def zero_state_stats(ensemble, *, n: int | None = None, n_nodes: int = 24) -> Stats:
-    """Statistics at the zero state (h = 0, and c = 0 for the LSTM; zero input), averaged over the
-    ensemble's bias laws (Gauss-Hermite for Gaussian biases, Gauss-Legendre for UGI and chrono init).
-    ``n`` (the hidden size) is needed only for ``UniformGateInit(d=None)``."""
-    if isinstance(ensemble, (GatedRNN, VanillaRNN)):
-        zero = jnp.zeros(1)
-        return Stats(jnp.ones(1), {"h": zero, "z": zero, "r": zero, "a": zero})
-    if isinstance(ensemble, GRU):
-        e = ensemble
-        dists = {"r": (e.mu_r, e.s_r), "z": (e.mu_z, e.s_z) if e.update_init is None else e.update_init}
-        dists |= {"n": (e.mu_n, e.s_n)} | ({"rho": (e.mu_rf, e.s_rf)} if e.refine else {})
-        w, b = _bias_rule(dists, n_nodes, n)
-        zero = jnp.zeros_like(w)
-        vals = {"h": zero, "m": zero, "r": jax.nn.sigmoid(b["r"]), "z": jax.nn.sigmoid(b["z"])}
-        vals |= {"n": jnp.tanh(b["n"])} | ({"rho": jax.nn.sigmoid(b["rho"])} if e.refine else {})
-        return Stats(w, vals)
-    if isinstance(ensemble, LSTM):
-        e = ensemble
-        chrono = isinstance(e.forget_init, ChronoInit)
-        dists = {"f": (e.mu_f, e.s_f) if e.forget_init is None else e.forget_init}
-        dists |= {} if chrono else {"i": (e.mu_i, e.s_i)}
-        dists |= {"u": (e.mu_u, e.s_u), "o": (e.mu_o, e.s_o)} | (
-            {"rho": (e.mu_rf, e.s_rf)} if e.refine else {}
-        )
-        w, b = _bias_rule(dists, n_nodes, n)
-        if chrono:
-            b["i"] = -b["f"]
-        vals = {k: jax.nn.sigmoid(v) for k, v in b.items() if k != "u"}
-        return Stats(w, vals | {"u": jnp.tanh(b["u"]), "c": jnp.zeros_like(w)})
-    raise NotImplementedError(f"no zero-state statistics for {type(ensemble).__name__}")
-
-
-def gaussian_stats(variances: dict, n_nodes: int = 40, means: dict | None = None,
-                   sharpness: dict | None = None) -> Stats:  # fmt: skip
-    """Independent Gaussian variables (the static mean-field fixed point, the DMFT state at alpha_z = 0).
-
-    Each variable gets a Gauss-Hermite rule of ``n_nodes`` (without the nodes of weight below 1e-12 of the
-    largest: 40 -> 28), unless its standard deviation times ``sharpness[name]`` (the slope of the
-    nonlinearity it enters: 1 for h, alpha for a gate; default 1) exceeds 1.5 and the variance is concrete:
-    then Gauss-Hermite resolves tanh(sqrt(v) x) poorly (its nodes are ~pi / sqrt(2 n) apart near 0, the
-    sech^2 peak has width 1 / sqrt(v); the RMT edge of a chaotic gated state with var_h = 7.4 moves from
-    0.31 (20 nodes) to 0.54 (40) and 0.626 (120), converged 0.6278), and the trapezoid rule on |x| <= 7.5
-    with step 0.5 / (sqrt(v) sharpness) is used: its error ~exp(-2 pi d / step), d = pi / (2 sqrt(v)) the
-    distance of tanh's poles, is ~e^{-2 pi^2} ~ 3e-9 at any variance. The step is rounded down to a
-    power of two, so that sweeps over many variances compile the jitted consumers (F, the support) for
-    a few node counts only. A variance known to be 0 gives a single node at the mean. ``a`` (the h
-    drive) is 0."""
-    xg, wg = np.polynomial.hermite_e.hermegauss(n_nodes)
-    keep = wg >= 1e-12 * wg.max()
-    xg, wg = xg[keep], wg[keep] / wg[keep].sum()
-    means, sharpness = means or {}, sharpness or {}
-    rules = {}
-    for k, v in variances.items():
-        if is_concrete(v) and float(v) == 0.0:
-            rules[k] = ((0.0,), (1.0,))
-        elif is_concrete(v) and math.sqrt(float(v)) * sharpness.get(k, 1.0) > 1.5:
-            # a power-of-two step (finer than needed by < 2x): few distinct sizes, few compilations
-            step = 0.5 * 2.0 ** -math.ceil(math.log2(math.sqrt(float(v)) * sharpness.get(k, 1.0)))
-            x = np.arange(1, int(7.5 / step) + 1) * step
-            x = np.concatenate([-x[::-1], [0.0], x])
-            w = np.exp(-0.5 * x**2)
-            rules[k] = (x, w / w.sum())
-        else:
-            rules[k] = (xg, wg)
-    weights, unit = _product(rules)
-    vals = {k: means.get(k, 0.0) + jnp.sqrt(v) * unit[k] for k, v in variances.items()}
-    vals.setdefault("a", jnp.zeros_like(weights))
-    return Stats(weights=weights, values=vals)
-
-
 def _sharpness(ensemble) -> dict:
     return {"r": abs(float(ensemble.alpha_r)), "z": abs(float(ensemble.alpha_z))} if isinstance(
         ensemble, GatedRNN) else {}  # fmt: skip
 
 
-def meanfield_stats(ensemble, *, n_nodes: int = 20) -> Stats:
+def meanfield_stats(ensemble, *, n_nodes: int = 20) -> SiteLaw:
     """Statistics of the static mean-field fixed point (:func:`dynagate.meanfield.static`): h, r, z
     independent Gaussians, a = 0, on the stable branch of largest variance (the z variable is dropped when
     alpha_z = 0, where it does not enter the Jacobian)."""
@@ -223,7 +108,7 @@ def meanfield_stats(ensemble, *, n_nodes: int = 20) -> Stats:
     return branch_stats(ensemble, sol, int(np.flatnonzero(ok)[-1]), n_nodes=n_nodes)
 
 
-def branch_stats(ensemble, sol, branch: int, *, n_nodes: int = 20) -> Stats:
+def branch_stats(ensemble, sol, branch: int, *, n_nodes: int = 20) -> SiteLaw:
     """Statistics of branch ``branch`` of a static solution ``sol`` (:func:`dynagate.meanfield.static`)."""
     b = branch
     var = {"h": sol.delta_h[b]}
@@ -232,7 +117,7 @@ def branch_stats(ensemble, sol, branch: int, *, n_nodes: int = 20) -> Stats:
     return gaussian_stats(var, n_nodes, means={"h": sol.mean_h[b]}, sharpness=_sharpness(ensemble))
 
 
-def dmft_stats(result, *, n_nodes: int = 20) -> Stats:
+def dmft_stats(result, *, n_nodes: int = 20) -> SiteLaw:
     """Statistics of the DMFT chaotic state (:func:`dynagate.meanfield.dmft`): its equal-time single-site
     law, Gaussian (h, r, z independent; a = 0 where alpha_z = 0 makes it irrelevant) or sampled paths.
     The result records the gate slopes for the quadrature (:func:`gaussian_stats`)."""
@@ -240,7 +125,7 @@ def dmft_stats(result, *, n_nodes: int = 20) -> Stats:
     if "samples" in st:
         vals = {k: jnp.asarray(v) for k, v in st["samples"].items()}
         m = next(iter(vals.values())).shape[0]
-        return Stats(weights=jnp.full(m, 1.0 / m), values=vals)
+        return SiteLaw(weights=jnp.full(m, 1.0 / m), values=vals)
     if not st:
         raise InputError(f"this DMFT result ({result.method}, {result.status}) carries no statistics")
     return gaussian_stats(st["variances"], n_nodes, means=st["means"], sharpness=st.get("sharpness"))
@@ -249,7 +134,7 @@ def dmft_stats(result, *, n_nodes: int = 20) -> Stats:
 # ------------------------------------------------------------------------------------- structures
 
 
-def structure(model, stats: Stats) -> Structure:
+def structure(model, stats: SiteLaw) -> Structure:
     """The per-unit :class:`Structure` of ``model`` (an ensemble, or a network for its gains/options)."""
     ens = model.ensemble if hasattr(model, "ensemble") and model.ensemble is not None else model
     v, w = stats.values, stats.weights
