@@ -41,11 +41,6 @@ closed form to 1e-3; rightmost points, supports, radial distributions and slow-m
 sampled eigenvalues of gated (fixed point and chaos, alpha_z up to 10, alpha_r up to 5), GRU (reset after
 and before, refine gate, UGI) and LSTM (constant, UGI, chrono forget bias; refine gate; UR-LSTM)
 networks at N = 500-2000.
-
-**Static mean field** (:func:`meanfield_stats`): at the fixed point h, r, z are independent Gaussians
-(THEORY.md 5), so the spectrum follows from the ensemble alone. With alpha_z > 0, sigma_z has mass near 0
-and the eigenvalues -sigma_z of the nearly decoupled units reach 0 as N grows: the rightmost point of a
-stable fixed point tends to 0 (marginal stability); with a quadrature rule it stops at the extreme node.
 """
 
 from __future__ import annotations
@@ -68,11 +63,22 @@ from .sitelaw import SiteLaw, empirical_stats, gaussian_stats, zero_state_stats
 Stats = SiteLaw
 
 __all__ = [
-    "F", "SiteLaw", "Stats", "Structure", "Support", "branch_stats", "check_density", "density",
-    "dmft_stats", "empirical_stats", "gaussian_stats", "has_density", "log_potential", "mass_in_disk",
-    "meanfield_stats", "perron_root", "rightmost", "slow_fraction", "structure", "support",
-    "transfer_matrix", "zero_state_stats",
+    "F", "SiteLaw", "Stats", "Structure", "Support", "check_density", "density", "empirical_stats",
+    "gaussian_stats", "has_density", "log_potential", "mass_in_disk", "perron_root", "rightmost",
+    "slow_fraction", "structure", "support", "transfer_matrix", "zero_state_stats",
 ]  # fmt: skip
+
+#: Single-site laws of the mean-field theory, formerly here: they live with the theory that makes them.
+_MOVED_TO_MEANFIELD = ("meanfield_stats", "branch_stats", "dmft_stats")
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_MEANFIELD:
+        raise AttributeError(
+            f"dynagate.rmt.{name} has moved to dynagate.meanfield.{name} "
+            f"(from dynagate import meanfield; meanfield.{name}(...))"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Structure(eqx.Module):
@@ -85,50 +91,6 @@ class Structure(eqx.Module):
     R: jax.Array  # (K, m, d)
     g2: jax.Array  # (K,) variances g_k^2 of the weight matrices
     is_flow: bool = eqx.field(static=True)
-
-
-# ------------------------------------------------------------------------------------ statistics
-
-
-def _sharpness(ensemble) -> dict:
-    return {"r": abs(float(ensemble.alpha_r)), "z": abs(float(ensemble.alpha_z))} if isinstance(
-        ensemble, GatedRNN) else {}  # fmt: skip
-
-
-def meanfield_stats(ensemble, *, n_nodes: int = 20) -> SiteLaw:
-    """Statistics of the static mean-field fixed point (:func:`dynagate.meanfield.static`): h, r, z
-    independent Gaussians, a = 0, on the stable branch of largest variance (the z variable is dropped when
-    alpha_z = 0, where it does not enter the Jacobian)."""
-    from . import meanfield
-
-    sol = meanfield.static(ensemble)
-    ok = np.asarray(sol.valid & sol.stable)
-    if not ok.any():
-        raise InputError(f"no stable static mean-field solution for {ensemble!r}")
-    return branch_stats(ensemble, sol, int(np.flatnonzero(ok)[-1]), n_nodes=n_nodes)
-
-
-def branch_stats(ensemble, sol, branch: int, *, n_nodes: int = 20) -> SiteLaw:
-    """Statistics of branch ``branch`` of a static solution ``sol`` (:func:`dynagate.meanfield.static`)."""
-    b = branch
-    var = {"h": sol.delta_h[b]}
-    if isinstance(ensemble, GatedRNN):
-        var |= {"r": sol.delta_r[b]} | ({} if _is_zero(ensemble.alpha_z) else {"z": sol.delta_z[b]})
-    return gaussian_stats(var, n_nodes, means={"h": sol.mean_h[b]}, sharpness=_sharpness(ensemble))
-
-
-def dmft_stats(result, *, n_nodes: int = 20) -> SiteLaw:
-    """Statistics of the DMFT chaotic state (:func:`dynagate.meanfield.dmft`): its equal-time single-site
-    law, Gaussian (h, r, z independent; a = 0 where alpha_z = 0 makes it irrelevant) or sampled paths.
-    The result records the gate slopes for the quadrature (:func:`gaussian_stats`)."""
-    st = result.statistics
-    if "samples" in st:
-        vals = {k: jnp.asarray(v) for k, v in st["samples"].items()}
-        m = next(iter(vals.values())).shape[0]
-        return SiteLaw(weights=jnp.full(m, 1.0 / m), values=vals)
-    if not st:
-        raise InputError(f"this DMFT result ({result.method}, {result.status}) carries no statistics")
-    return gaussian_stats(st["variances"], n_nodes, means=st["means"], sharpness=st.get("sharpness"))
 
 
 # ------------------------------------------------------------------------------------- structures

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dynagate as dg
-from dynagate import rmt
+from dynagate import meanfield, rmt, sitelaw
 from dynagate.errors import InputError
 
 
@@ -326,7 +326,7 @@ def test_meanfield_statistics_predict_the_fixed_point_spectrum(params, gated_fps
     # fixed point, N = 1000 (observed: rightmost -0.186 vs -0.176, -0.011 vs -0.007).
     net, base, s = gated_fps.get(1000, **params)
     eigs = gated_fps.eigenvalues(1000, **params)
-    sp = rmt.support(rmt.structure(base, rmt.meanfield_stats(base)))
+    sp = rmt.support(rmt.structure(base, meanfield.meanfield_stats(base)))
     extent = float(sp.rightmost - sp.leftmost)
     assert abs(float(sp.rightmost) - eigs.real.max()) < 0.03 * extent
     assert inside_fraction(sp, eigs, extent / math.sqrt(net.n)) > 0.99
@@ -339,7 +339,7 @@ def test_meanfield_statistics_predict_the_fixed_point_edge_n400(params, gated_fp
     # support-inclusion part stays at N = 1000: at N = 400 a band of extent / sqrt(N) holds 98.5-100%.)
     eigs = gated_fps.eigenvalues(400, **params)
     base = gated_fps.get(400, **params)[1]
-    sp = rmt.support(rmt.structure(base, rmt.meanfield_stats(base)))
+    sp = rmt.support(rmt.structure(base, meanfield.meanfield_stats(base)))
     extent = float(sp.rightmost - sp.leftmost)
     assert abs(float(sp.rightmost) - eigs.real.max()) < 0.03 * extent
 
@@ -411,13 +411,13 @@ def test_dmft_statistics_against_a_fine_quadrature():
 
     ens = dg.GatedRNN(g_h=6.0, alpha_r=3.0, beta_z=-2.0)
     r = dmft(ens)
-    ours = float(rmt.rightmost(rmt.structure(ens, rmt.dmft_stats(r))))
+    ours = float(rmt.rightmost(rmt.structure(ens, meanfield.dmft_stats(r))))
     v = r.statistics["variances"]
     xh, xr = np.arange(-7, 7.0001, 0.05), np.arange(-7, 7.0001, 0.1)
     H, R = np.meshgrid(xh, xr, indexing="ij")
     W = np.outer(np.exp(-(xh**2) / 2), np.exp(-(xr**2) / 2))
     keep = W.ravel() > 1e-12 * W.max()
-    fine = rmt.Stats(
+    fine = rmt.SiteLaw(
         weights=jnp.asarray(W.ravel()[keep] / W.ravel()[keep].sum()),
         values={"h": jnp.asarray(np.sqrt(v["h"]) * H.ravel()[keep]),
                 "r": jnp.asarray(np.sqrt(v["r"]) * R.ravel()[keep]), "a": jnp.zeros(int(keep.sum()))},
@@ -432,8 +432,19 @@ def test_dmft_statistics_give_the_edge_of_simulated_units():
     from dynagate.meanfield import dmft
 
     ens = dg.GatedRNN(g_h=4.0)
-    theory = float(rmt.rightmost(rmt.structure(ens, rmt.dmft_stats(dmft(ens)))))
+    theory = float(rmt.rightmost(rmt.structure(ens, meanfield.dmft_stats(dmft(ens)))))
     net = dg.sample(ens, 1000, key=jax.random.PRNGKey(0))
     s = dg.relaxed_state(net, key=jax.random.PRNGKey(10), steps=3000, dt=0.05)
     emp = float(rmt.rightmost(rmt.structure(net, rmt.empirical_stats(net, s))))
     assert theory == pytest.approx(emp, abs=0.03)
+
+
+def test_moved_names_say_where_they_are():
+    # the mean-field laws moved to dynagate.meanfield: the old spelling names the new place; Stats is SiteLaw
+    for name in ("meanfield_stats", "branch_stats", "dmft_stats"):
+        assert callable(getattr(meanfield, name))
+        with pytest.raises(AttributeError, match=f"moved to dynagate.meanfield.{name}"):
+            getattr(rmt, name)
+    assert rmt.Stats is rmt.SiteLaw is sitelaw.SiteLaw
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        rmt.no_such_name  # noqa: B018
