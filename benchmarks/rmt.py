@@ -25,7 +25,7 @@ function, each waited for with ``jax.block_until_ready``.
 (3) Where the time goes: one F(lambda) = rho(T(lambda)) at the nodes of (1a), alone and batched over
     512 abscissae (as the support evaluates it), with the transfer matrix T and its Perron root apart. With
     ``--profile``, also the number of F evaluations one support and one rightmost call make (counted by a
-    callback patched into ``rmt.F`` for that call only; adds about half a minute).
+    callback patched into ``F`` for that call only; adds about half a minute).
 
     python benchmarks/rmt.py [--quick] [--repeats 3] [--limit 120] [--profile] [--blas-threads 1]
 
@@ -241,14 +241,15 @@ def section_grid(a):
 def count_F(fn, *args):
     """Evaluations of ``rmt.F`` one call of ``fn(*args)`` makes (with ``jax.vmap``: lanes x iterations).
 
-    A callback that counts the lambdas it sees is patched into ``rmt.F`` for this call only; the JAX
-    caches are cleared before (to retrace with it) and after (to drop it).
+    A callback that counts the lambdas it sees is patched, for this call only, into the module whose
+    solvers look ``F`` up (``dynagate.rmt._support``); the JAX caches are cleared before (to retrace with
+    it) and after (to drop it).
     """
     import jax
     import jax.numpy as jnp
     import numpy as np
 
-    from dynagate import rmt
+    from dynagate.rmt import _support
 
     count = [0]
 
@@ -256,18 +257,18 @@ def count_F(fn, *args):
         count[0] += np.size(lam)
         return np.zeros_like(lam)
 
-    original = rmt.F
+    original = _support.F
 
     def counted(st, lam):
         shape = jax.ShapeDtypeStruct(jnp.shape(lam), jnp.result_type(lam))
         return original(st, lam + jax.pure_callback(seen, shape, lam, vmap_method="expand_dims"))
 
-    rmt.F = counted
+    _support.F = counted
     jax.clear_caches()
     try:
         jax.block_until_ready(fn(*args))
     finally:
-        rmt.F = original
+        _support.F = original
         jax.clear_caches()
     return count[0]
 
@@ -278,6 +279,7 @@ def section_profile(a, t_support):
 
     import dynagate as dg
     from dynagate import rmt
+    from dynagate.rmt import _support
 
     st = rmt.structure(dg.GatedRNN(**GATED), gaussian_nodes(a.nodes))
     m = st.weights.shape[0]
@@ -304,7 +306,7 @@ def section_profile(a, t_support):
     t0 = time.perf_counter()
     n_sup = count_F(lambda: rmt.support(st, n_x=N_X))
     n_rm = count_F(lambda: rmt.rightmost(st, n_x=N_X_RIGHTMOST))
-    n_edges = count_F(jax.jit(lambda st: rmt._edge(st, 1.0)), st)
+    n_edges = count_F(jax.jit(lambda st: _support._edge(st, 1.0)), st)
     batched = per_f[rows[1][0]]
     print(f"    F evaluations per call (counted; {time.perf_counter() - t0:.0f} s):")
     print(

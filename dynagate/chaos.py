@@ -117,14 +117,15 @@ def compare(result, samples: list[ChaosSample]) -> dict:
 
 
 def compare_spectra(ensemble, result, samples: list[ChaosSample], eps: float) -> dict:
-    """The RMT at the DMFT's single-site law (:func:`dynagate.rmt.dmft_stats`) against the snapshot spectra:
-    rightmost point (relative to the spectrum's extent) and the fraction within ``eps`` of 0. Where the
-    density formula does not apply (:func:`dynagate.rmt.has_density` false, e.g. alpha_r != 0) the slow
+    """The RMT at the DMFT's single-site law (:func:`dynagate.meanfield.dmft_stats`) against the snapshot
+    spectra: rightmost point (relative to the spectrum's extent) and the fraction within ``eps`` of 0. Where
+    the density formula does not apply (:func:`dynagate.rmt.has_density` false, e.g. alpha_r != 0) the slow
     fraction has no prediction: its theory is NaN and it is not judged."""
     from . import rmt
+    from .meanfield import dmft_stats
     from .spectra import slow_fraction
 
-    st = rmt.structure(ensemble, rmt.dmft_stats(result))
+    st = rmt.structure(ensemble, dmft_stats(result))
     edge = float(rmt.rightmost(st))
     eigs = [e for s in samples for e in s.eigenvalues]
     right = np.array([e.real.max() for e in eigs])

@@ -376,11 +376,6 @@ def _theory(net, state, eps: float):
     """The random-matrix prediction for the Jacobian of ``net`` at ``state``, from the empirical single-site
     statistics of its units (:mod:`dynagate.rmt`): the JSON ``theory`` object and the overlay for
     :func:`dynagate.plotting.plot_spectrum` (support boundary; density grid where implemented)."""
-    from functools import partial
-
-    import jax
-    import numpy as np
-
     from . import rmt
     from .errors import InputError
     from .plotting import TheoryOverlay
@@ -408,23 +403,7 @@ def _theory(net, state, eps: float):
         summary["density"] = "not implemented for this structure"
         return summary, TheoryOverlay(**overlay)
     summary["slow_fraction"] = float(rmt.slow_fraction(st, eps))
-
-    # Density on square cells covering the support, evaluated only inside the boundary (plus one cell) and
-    # on Im >= 0: the Jacobian is real, so the density is symmetric under conjugation; outside the support
-    # the continuous density is 0. Evaluated in vectorised chunks of 256 points (bounded memory).
-    x0, x1, ys_b = float(sp.leftmost), float(sp.rightmost), np.asarray(sp.y)
-    pad = 0.04 * max(x1 - x0, 2 * ys_b.max(), 1e-12)
-    xs = np.linspace(x0 - pad, x1 + pad, DENSITY_GRID)
-    dx = xs[1] - xs[0]
-    k = int(np.ceil((ys_b.max() + pad) / dx))
-    ys = np.arange(-k, k + 1) * dx
-    top = np.interp(xs, np.asarray(sp.x), ys_b, left=0.0, right=0.0)
-    inside = (ys[k:, None] <= top[None, :] + dx) & (np.abs(xs - np.clip(xs, x0, x1)) <= dx)[None, :]
-    iy, ix = np.nonzero(inside)
-    points = jax.numpy.asarray(xs[ix] + 1j * ys[k + iy])
-    values = jax.lax.map(partial(rmt.density, st), points, batch_size=256)
-    density = np.zeros((ys.size, xs.size))
-    density[k + iy, ix] = density[k - iy, ix] = np.asarray(values)
+    xs, ys, density = rmt.density_grid(st, sp, DENSITY_GRID)
     overlay |= {"density_x": xs, "density_y": ys, "density": density}
     return summary, TheoryOverlay(**overlay)
 

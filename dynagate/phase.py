@@ -143,7 +143,7 @@ THEORY_SPEC = {
 
 def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
     """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``."""
-    from . import rmt
+    from . import meanfield, rmt
 
     if has_theory(ensemble):
         from .meanfield.static import static
@@ -154,8 +154,8 @@ def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
         if branches.size == 0:  # cannot happen (RHS(0) >= 0 and RHS <= D_max); kept as a guard
             raise InputError(f"no static mean-field solution found for {ensemble!r}")
         lo, hi = int(branches[0]), int(branches[-1])
-        st_lo = rmt.structure(ensemble, rmt.branch_stats(ensemble, sol, lo))
-        st_hi = st_lo if hi == lo else rmt.structure(ensemble, rmt.branch_stats(ensemble, sol, hi))
+        st_lo = rmt.structure(ensemble, meanfield.branch_stats(ensemble, sol, lo))
+        st_hi = st_lo if hi == lo else rmt.structure(ensemble, meanfield.branch_stats(ensemble, sol, hi))
         f0 = [float(_f0(s)) for s in (st_lo, st_hi)]
         f0_unstable = [f > 1.0 for f in f0]
         rate = float(rmt.rightmost(st_lo))
@@ -193,8 +193,9 @@ def _f0(st):
 
 
 def _f0_low(ensemble) -> float:
+    from .meanfield import branch_stats
     from .meanfield.static import static
-    from .rmt import branch_stats, structure
+    from .rmt import structure
 
     sol = static(ensemble)
     lo = int(np.flatnonzero(np.asarray(sol.valid))[0])

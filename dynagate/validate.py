@@ -90,7 +90,7 @@ def _scs_simulation(quick: bool, out: Path) -> Check:
 
 
 def _rmt_fixed_point(quick: bool, out: Path) -> Check:
-    from . import rmt
+    from . import meanfield, rmt
     from .models import GatedRNN, sample
     from .plotting import TheoryOverlay, plot_spectrum
     from .spectra import relaxed_state, spectrum
@@ -100,7 +100,7 @@ def _rmt_fixed_point(quick: bool, out: Path) -> Check:
     net = sample(e, n, key=jax.random.PRNGKey(0))
     s = relaxed_state(net, key=jax.random.PRNGKey(1), steps=4000)
     spec = spectrum(net, s)
-    sup = rmt.support(rmt.structure(e, rmt.meanfield_stats(e)))
+    sup = rmt.support(rmt.structure(e, meanfield.meanfield_stats(e)))
     extent = float(sup.rightmost - sup.leftmost)
     err = abs(float(sup.rightmost) - float(spec.rightmost.real))
     tol = 0.06 if quick else 0.03

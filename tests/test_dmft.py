@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 import dynagate as dg
-from dynagate import rmt
 from dynagate.errors import InputError
-from dynagate.meanfield import closed, montecarlo, static
+from dynagate.meanfield import closed, dmft_stats, montecarlo, static
 from dynagate.meanfield.dmft import SCS, Closed, MonteCarlo, _corr, _logcosh, dmft
 from dynagate.simulate import autocorrelation
 from dynagate.validate import SLOWING_SETS, slowing_rows
@@ -207,7 +206,7 @@ def test_monte_carlo_agrees_with_the_closed_solver_at_alpha_z_0():
     n = min(mc.tau.size, ex.tau.size)
     assert np.max(np.abs(mc.c_h[:n] - ex.c_h[:n]) / (4 * mc.stderr["c_h"][:n] + 1e-3 * ex.delta0)) < 1
     # the equal-time law for the RMT code: sampled (h, z, r, a)
-    st = rmt.dmft_stats(mc)
+    st = dmft_stats(mc)
     assert st.values["h"].shape == (600,) and abs(float(np.var(st.values["h"])) / ex.delta0 - 1) < 0.2
 
 

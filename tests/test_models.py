@@ -7,6 +7,7 @@ import pytest
 
 import dynagate as dg
 from dynagate.models.gated import gate
+from dynagate.models.gru import refine
 
 
 def sigma0(beta):
@@ -126,8 +127,6 @@ def test_forget_bias_initialisers_timescales():
 
 def test_refine_gate_squares_the_timescale():
     # THEORY.md 9: at rho = 1 the refined gate obeys 1 - g = (1 - f)^2.
-    from dynagate.models.gru import refine
-
     f = jnp.linspace(0.01, 0.99, 9)
     g, _, _ = refine(f, 1.0)
     assert jnp.allclose(1.0 - g, (1.0 - f) ** 2, atol=1e-15)
@@ -149,3 +148,29 @@ def test_sampling_is_deterministic_and_key_dependent():
     a, b = dg.sample(ens, 8, key=jax.random.PRNGKey(5)), dg.sample(ens, 8, key=jax.random.PRNGKey(5))
     c = dg.sample(ens, 8, key=jax.random.PRNGKey(6))
     assert jnp.array_equal(a.W_hh, b.W_hh) and not jnp.array_equal(a.W_hh, c.W_hh)
+
+
+def test_site_values_rebuild_the_update():
+    # the per-unit values the RMT reads are the model equation's quantities: the update rebuilt from them
+    key, x = jax.random.PRNGKey(3), jnp.linspace(-0.5, 0.5, 6)
+    g = dg.sample(dg.GatedRNN(alpha_z=2.0, alpha_r=1.0, tau_r=0.0), 6, key=key)
+    s = jax.random.normal(jax.random.PRNGKey(4), (g.n_state,))
+    v = g.site_values(s, x)
+    e = g.ensemble
+    assert jnp.allclose(gate(v["z"], e.alpha_z, e.beta_z) * v["a"], g.rhs(s, x)[:6], atol=1e-14)
+    assert jnp.allclose(v["r"], g.Jr @ jnp.tanh(v["h"]), atol=1e-14)  # instantaneous reset gate
+    gru = dg.sample(dg.GRU(n_in=2), 6, key=key)
+    h, xi = jax.random.normal(jax.random.PRNGKey(5), (6,)), jnp.array([0.3, -0.2])
+    v = gru.site_values(h, xi)
+    assert set(v) == {"h", "r", "z", "m", "n"}
+    assert jnp.allclose((1 - v["z"]) * v["n"] + v["z"] * h, gru.rhs(h, xi), atol=1e-14)
+    lstm = dg.sample(dg.LSTM(refine=True), 6, key=key)
+    s = jax.random.normal(jax.random.PRNGKey(6), (12,))
+    v = lstm.site_values(s)
+    assert set(v) == {"c", "i", "f", "u", "o", "rho"} and jnp.array_equal(v["c"], s[6:])
+    c_new = refine(v["f"], v["rho"])[0] * v["c"] + v["i"] * v["u"]
+    assert jnp.allclose(jnp.concatenate([v["o"] * jnp.tanh(c_new), c_new]), lstm.rhs(s), atol=1e-14)
+    van = dg.sample(dg.VanillaRNN(), 6, key=key)
+    assert van.site_values(h).keys() == {"h"}
+    with pytest.raises(NotImplementedError, match="no single-site values for Map"):
+        dg.Map(lambda s: s).site_values(jnp.zeros(2))

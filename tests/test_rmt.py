@@ -1,6 +1,11 @@
 """Random-matrix theory of Jacobian spectra against closed forms and sampled eigenvalues."""
 
+import ast
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -9,7 +14,7 @@ import numpy as np
 import pytest
 
 import dynagate as dg
-from dynagate import rmt
+from dynagate import meanfield, rmt, sitelaw
 from dynagate.errors import InputError
 
 
@@ -238,6 +243,27 @@ def test_density_of_the_uniform_disk_and_gaussian_quadrature():
     assert rmt.gaussian_stats({"h": 1.0, "z": 0.0}).weights.size == 28  # 40 nodes pruned to 28; z: one node
 
 
+def test_density_grid_of_the_uniform_disk():
+    # the drawing grid of the vanilla zero state (the disk |z + 1| <= g, density 1 / (pi g^2)): the closed
+    # form at cells clear of the edge, 0 two cells outside it, mirror-symmetric in Im z, and a total mass of 1
+    # up to the cells cut by the edge (counting cell centres in the disk: observed 0.004 at dx = 0.094)
+    g = 1.7
+    e = dg.VanillaRNN(g=g)
+    st = rmt.structure(e, rmt.zero_state_stats(e))
+    xs, ys, d = rmt.density_grid(st, rmt.support(st, n_x=128), 40)
+    dx = xs[1] - xs[0]
+    assert d.shape == (ys.size, xs.size) and np.array_equal(d, d[::-1])
+    r = np.abs(xs[None, :] + 1j * ys[:, None] + 1.0)
+    inner, outer = r < g - 2 * dx, r > g + 2 * dx
+    assert inner.sum() > 500 and outer.sum() > 100
+    np.testing.assert_allclose(d[inner], 1 / (math.pi * g**2), rtol=1e-6)
+    assert np.all(d[outer] == 0.0)
+    assert np.sum(d) * dx**2 == pytest.approx(1.0, abs=0.02)
+    st_r = rmt.structure(dg.GatedRNN(alpha_r=2.0), rmt.gaussian_stats({"h": 1.0, "r": 0.5}, n_nodes=10))
+    with pytest.raises(InputError, match="density is implemented"):
+        rmt.density_grid(st_r, rmt.support(st_r, n_x=32), 10)
+
+
 def _sampled(ens, n, *, key=0, relax=True):
     """A network, its state (relaxed, or the zero state), its structure and its Jacobian's eigenvalues."""
     net = dg.sample(ens, n, key=jax.random.PRNGKey(key))
@@ -326,7 +352,7 @@ def test_meanfield_statistics_predict_the_fixed_point_spectrum(params, gated_fps
     # fixed point, N = 1000 (observed: rightmost -0.186 vs -0.176, -0.011 vs -0.007).
     net, base, s = gated_fps.get(1000, **params)
     eigs = gated_fps.eigenvalues(1000, **params)
-    sp = rmt.support(rmt.structure(base, rmt.meanfield_stats(base)))
+    sp = rmt.support(rmt.structure(base, meanfield.meanfield_stats(base)))
     extent = float(sp.rightmost - sp.leftmost)
     assert abs(float(sp.rightmost) - eigs.real.max()) < 0.03 * extent
     assert inside_fraction(sp, eigs, extent / math.sqrt(net.n)) > 0.99
@@ -339,7 +365,7 @@ def test_meanfield_statistics_predict_the_fixed_point_edge_n400(params, gated_fp
     # support-inclusion part stays at N = 1000: at N = 400 a band of extent / sqrt(N) holds 98.5-100%.)
     eigs = gated_fps.eigenvalues(400, **params)
     base = gated_fps.get(400, **params)[1]
-    sp = rmt.support(rmt.structure(base, rmt.meanfield_stats(base)))
+    sp = rmt.support(rmt.structure(base, meanfield.meanfield_stats(base)))
     extent = float(sp.rightmost - sp.leftmost)
     assert abs(float(sp.rightmost) - eigs.real.max()) < 0.03 * extent
 
@@ -411,13 +437,13 @@ def test_dmft_statistics_against_a_fine_quadrature():
 
     ens = dg.GatedRNN(g_h=6.0, alpha_r=3.0, beta_z=-2.0)
     r = dmft(ens)
-    ours = float(rmt.rightmost(rmt.structure(ens, rmt.dmft_stats(r))))
+    ours = float(rmt.rightmost(rmt.structure(ens, meanfield.dmft_stats(r))))
     v = r.statistics["variances"]
     xh, xr = np.arange(-7, 7.0001, 0.05), np.arange(-7, 7.0001, 0.1)
     H, R = np.meshgrid(xh, xr, indexing="ij")
     W = np.outer(np.exp(-(xh**2) / 2), np.exp(-(xr**2) / 2))
     keep = W.ravel() > 1e-12 * W.max()
-    fine = rmt.Stats(
+    fine = rmt.SiteLaw(
         weights=jnp.asarray(W.ravel()[keep] / W.ravel()[keep].sum()),
         values={"h": jnp.asarray(np.sqrt(v["h"]) * H.ravel()[keep]),
                 "r": jnp.asarray(np.sqrt(v["r"]) * R.ravel()[keep]), "a": jnp.zeros(int(keep.sum()))},
@@ -432,8 +458,38 @@ def test_dmft_statistics_give_the_edge_of_simulated_units():
     from dynagate.meanfield import dmft
 
     ens = dg.GatedRNN(g_h=4.0)
-    theory = float(rmt.rightmost(rmt.structure(ens, rmt.dmft_stats(dmft(ens)))))
+    theory = float(rmt.rightmost(rmt.structure(ens, meanfield.dmft_stats(dmft(ens)))))
     net = dg.sample(ens, 1000, key=jax.random.PRNGKey(0))
     s = dg.relaxed_state(net, key=jax.random.PRNGKey(10), steps=3000, dt=0.05)
     emp = float(rmt.rightmost(rmt.structure(net, rmt.empirical_stats(net, s))))
     assert theory == pytest.approx(emp, abs=0.03)
+
+
+def test_rmt_and_sitelaw_sit_below_the_mean_field():
+    # one-way layers: the RMT and the single-site law never import dynagate.meanfield, neither on import (a
+    # fresh interpreter on the package under test) nor inside a function (every import statement of their
+    # source); the mean field builds its laws on top of them
+    root = Path(dg.__file__).resolve().parents[1]
+    code = "import sys, dynagate.rmt, dynagate.sitelaw; print([m for m in sys.modules if 'meanfield' in m])"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
+    sources = [*(root / "dynagate" / "rmt").glob("*.py"), root / "dynagate" / "sitelaw.py"]
+    assert len(sources) > 2
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [a.name for a in node.names]
+                assert not any("meanfield" in n for n in names), f"{path.name}: {ast.unparse(node)}"
+
+
+def test_moved_names_say_where_they_are():
+    # the mean-field laws moved to dynagate.meanfield: the old spelling names the new place; Stats is SiteLaw
+    for name in ("meanfield_stats", "branch_stats", "dmft_stats"):
+        assert callable(getattr(meanfield, name))
+        with pytest.raises(AttributeError, match=f"moved to dynagate.meanfield.{name}"):
+            getattr(rmt, name)
+    assert rmt.Stats is rmt.SiteLaw is sitelaw.SiteLaw
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        rmt.no_such_name  # noqa: B018

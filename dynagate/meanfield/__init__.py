@@ -2,11 +2,16 @@
 (:mod:`dynagate.meanfield.static`) and the dynamical mean field of the chaotic state
 (:mod:`dynagate.meanfield.dmft` with the solvers SCS, Closed (:mod:`.closed`) and MonteCarlo
 (:mod:`.montecarlo`), each with its two-replica lambda_max), and the sympy Landau
-expansion of the static equations with the tricritical line (:mod:`dynagate.meanfield.landau`)."""
+expansion of the static equations with the tricritical line (:mod:`dynagate.meanfield.landau`). The
+single-site laws of the static and chaotic states, for the random-matrix theory of the Jacobian
+(:mod:`dynagate.rmt`), are :func:`meanfield_stats`, :func:`branch_stats` and :func:`dmft_stats`
+(:mod:`dynagate.meanfield.sitelaw`)."""
 
 from .dmft import SCS, Closed, DMFTResult, MonteCarlo, dmft
+from .sitelaw import branch_stats, dmft_stats, meanfield_stats
 from .static import MAX_BRANCHES, Static, static, static_map
 
 __all__ = [
-    "MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "MonteCarlo", "Static", "dmft", "static", "static_map",
+    "MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "MonteCarlo", "Static", "branch_stats", "dmft",
+    "dmft_stats", "meanfield_stats", "static", "static_map",
 ]  # fmt: skip

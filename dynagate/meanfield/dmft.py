@@ -64,10 +64,12 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
+from .. import rmt
 from ..errors import InputError
 from ..models.gated import GatedRNN, _is_zero
 from ..models.vanilla import VanillaRNN
 from .closed import decayed
+from .sitelaw import meanfield_stats
 
 _X = np.linspace(-9.0, 9.0, 901)  # trapezoid nodes (step 0.02) for a standard Gaussian
 _W = np.exp(-0.5 * _X**2) * (_X[1] - _X[0]) / math.sqrt(2 * math.pi)
@@ -110,7 +112,7 @@ class DMFTResult:
 
     ``correlations``: other autocorrelations on ``tau`` (C_phi, C_r, C_z, C_sigma_r) where the solver
     has them; ``stderr``: Monte-Carlo standard errors ("delta0", "lambda_max", "c_h"); ``statistics``:
-    the equal-time single-site law for :func:`dynagate.rmt.dmft_stats` ({"variances", "means"} for
+    the equal-time single-site law for :func:`dynagate.meanfield.dmft_stats` ({"variances", "means"} for
     Gaussian solutions, {"samples"} for sampled ones)."""
 
     tau: np.ndarray
@@ -272,9 +274,7 @@ def _curve_summary(tau, c):
 def _fixed_point_rate(ensemble) -> float:
     """Decay rate of perturbations at the stable static fixed point: the rightmost edge of the Jacobian
     spectrum at the static mean-field statistics (:mod:`dynagate.rmt`)."""
-    from .. import rmt
-
-    return float(rmt.rightmost(rmt.structure(ensemble, rmt.meanfield_stats(ensemble))))
+    return float(rmt.rightmost(rmt.structure(ensemble, meanfield_stats(ensemble))))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,8 @@ A *system* is a frozen pytree (an ``equinox.Module``) with
 - ``n_state``: the length of the flat state vector (``None`` when only a state fixes it);
 - ``n_input``: the length of the input vector ``x`` (0: no input);
 - ``rhs(state, x)``: the vector field (flows) or the next state (maps);
-- ``jac(state, x)``: the state-to-state Jacobian ``d rhs / d state``, analytic where the model has one.
+- ``jac(state, x)``: the state-to-state Jacobian ``d rhs / d state``, analytic where the model has one;
+- ``site_values(state, x)``: the named per-unit values the random-matrix theory reads (networks only).
 
 ``Map(f)`` and ``Flow(f)`` wrap any JAX function; their Jacobian comes from forward-mode autodiff unless
 an explicit ``jac`` is given.
@@ -60,6 +61,11 @@ class System(eqx.Module):
     def split_state(self, state) -> dict[str, jax.Array]:
         """Named blocks of a flat state, or of a batch/trajectory of states along the last axis."""
         return {"x": state}
+
+    def site_values(self, state, x=None) -> dict[str, jax.Array]:
+        """Named per-unit values at ``state`` (each of shape (N,)): what the single-site law of the
+        random-matrix theory reads (:func:`dynagate.sitelaw.empirical_stats`). Networks define it."""
+        raise NotImplementedError(f"no single-site values for {type(self).__name__}")
 
 
 def _call(f, state, x):

@@ -124,6 +124,12 @@ class GatedNet(System):
         a = -h + self.Jh @ (sr * ph) + drive
         return h, z, r, ph, sz, sr, a
 
+    def site_values(self, state, x=None) -> dict[str, jax.Array]:
+        """Per-unit values at ``state``: h, the gate pre-activations z, r and the bracket a of
+        dh/dt = sigma_z(z) a (:func:`dynagate.sitelaw.empirical_stats`)."""
+        h, z, r, _, _, _, a = self._parts(state, x)
+        return {"h": h, "z": z, "r": r, "a": a}
+
     def rhs(self, state, x=None):
         h, z, r, ph, sz, sr, a = self._parts(state, x)
         e = self.ensemble

@@ -169,6 +169,13 @@ class GRUNet(System):
             g, dg_dz, dg_drho = refine(z, rho)
         return (Wr, Wz, Wn), r, z, m, cand, g, dg_dz, dg_drho, rho
 
+    def site_values(self, h, x=None) -> dict[str, jax.Array]:
+        """Per-unit values at ``h``: h, the gates r, z, the reset's operand m (W_n h + b, or W_n (r h) + b
+        when the reset acts before), the candidate n and the refine gate rho if present
+        (:func:`dynagate.sitelaw.empirical_stats`)."""
+        _, r, z, m, cand, _, _, _, rho = self._parts(h, x)
+        return {"h": h, "r": r, "z": z, "m": m, "n": cand} | ({} if rho is None else {"rho": rho})
+
     def rhs(self, h, x=None):
         _, _, _, _, cand, g, *_ = self._parts(h, x)
         return (1.0 - g) * cand + g * h

@@ -163,6 +163,13 @@ class LSTMNet(System):
         c_new = g * c + i * u
         return h, c, i, f, u, o, g, dg_df, dg_drho, rho, c_new
 
+    def site_values(self, state, x=None) -> dict[str, jax.Array]:
+        """Per-unit values at ``state``: the cell c, the gates i, f, o, the candidate u and the refine gate
+        rho if present (:func:`dynagate.sitelaw.empirical_stats`). With a tied input gate, i = 1 - g
+        (g the refined forget gate)."""
+        _, c, i, f, u, o, _, _, _, rho, _ = self._parts(state, x)
+        return {"c": c, "i": i, "f": f, "u": u, "o": o} | ({} if rho is None else {"rho": rho})
+
     def rhs(self, state, x=None):
         *_, o, g, _, _, _, c_new = self._parts(state, x)
         return jnp.concatenate([o * jnp.tanh(c_new), c_new])

@@ -90,3 +90,7 @@ class VanillaNet(System):
 
     def split_state(self, state):
         return {"h": state}
+
+    def site_values(self, h, x=None) -> dict[str, jax.Array]:
+        """Per-unit values at ``h``: h alone (:func:`dynagate.sitelaw.empirical_stats`)."""
+        return {"h": h}
