@@ -1,12 +1,15 @@
 """Mean-field theory of random (gated) RNNs at N -> infinity: the static fixed-point equations
 (:mod:`dynagate.meanfield.static`) and the dynamical mean field of the chaotic state
 (:mod:`dynagate.meanfield.dmft` with the solvers SCS, Closed (:mod:`.closed`) and MonteCarlo
-(:mod:`.montecarlo`), each with its two-replica lambda_max), and the sympy Landau
+(:mod:`.montecarlo`) for flows, and EulerMap (:mod:`.euler_map`) for the vanilla Euler map, each with its
+two-replica lambda_max), and the sympy Landau
 expansion of the static equations with the tricritical line (:mod:`dynagate.meanfield.landau`)."""
 
 from .dmft import SCS, Closed, DMFTResult, MonteCarlo, dmft
+from .euler_map import EulerMap
 from .static import MAX_BRANCHES, Static, static, static_map
 
 __all__ = [
-    "MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "MonteCarlo", "Static", "dmft", "static", "static_map",
+    "MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "EulerMap", "MonteCarlo", "Static", "dmft", "static",
+    "static_map",
 ]  # fmt: skip
