@@ -1,17 +1,18 @@
 """Mean-field theory of random (gated) RNNs at N -> infinity: the static fixed-point equations
 (:mod:`dynagate.meanfield.static`) and the dynamical mean field of the chaotic state
 (:mod:`dynagate.meanfield.dmft` with the solvers SCS, Closed (:mod:`.closed`) and MonteCarlo
-(:mod:`.montecarlo`), each with its two-replica lambda_max), and the sympy Landau
-expansion of the static equations with the tricritical line (:mod:`dynagate.meanfield.landau`). The
-single-site laws of the static and chaotic states, for the random-matrix theory of the Jacobian
-(:mod:`dynagate.rmt`), are :func:`meanfield_stats`, :func:`branch_stats` and :func:`dmft_stats`
-(:mod:`dynagate.meanfield.sitelaw`)."""
+(:mod:`.montecarlo`) for flows, and EulerMap (:mod:`.euler_map`) for the vanilla Euler map, each with its
+two-replica lambda_max), and the sympy Landau expansion of the static equations with the tricritical line
+(:mod:`dynagate.meanfield.landau`). The single-site laws of the static and chaotic states, for the
+random-matrix theory of the Jacobian (:mod:`dynagate.rmt`), are :func:`meanfield_stats`,
+:func:`branch_stats` and :func:`dmft_stats` (:mod:`dynagate.meanfield.sitelaw`)."""
 
 from .dmft import SCS, Closed, DMFTResult, MonteCarlo, dmft
+from .euler_map import EulerMap
 from .sitelaw import branch_stats, dmft_stats, meanfield_stats
 from .static import MAX_BRANCHES, Static, static, static_map
 
 __all__ = [
-    "MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "MonteCarlo", "Static", "branch_stats", "dmft",
+    "MAX_BRANCHES", "SCS", "Closed", "DMFTResult", "EulerMap", "MonteCarlo", "Static", "branch_stats", "dmft",
     "dmft_stats", "meanfield_stats", "static", "static_map",
 ]  # fmt: skip

@@ -1,11 +1,12 @@
-r"""Dynamical mean-field theory of the chaotic state: :func:`dmft` with three solvers, and the SCS method.
+r"""Dynamical mean-field theory of the chaotic state: :func:`dmft` with its solvers, and the SCS method.
 
 **Solvers** (objects, chosen automatically unless given): :class:`SCS`, the potential method below
 (vanilla flow, and the gated RNN with alpha_z = alpha_r = 0 and no input); :class:`Closed`, the closed
 alpha_z = 0 equation with any reset gate and static input (:mod:`.closed`); :class:`MonteCarlo`, the
-sampled iteration for any alpha_z (:mod:`.montecarlo`). Each returns a :class:`DMFTResult` with a status
-("converged", "not_converged", "no_chaos") and a residual; the three agree where their domains overlap
-(tests/test_dmft.py).
+sampled iteration for any alpha_z (:mod:`.montecarlo`); and, for the vanilla Euler map (delta set),
+:class:`~.euler_map.EulerMap` (per step). Each returns a :class:`DMFTResult` with a status
+("converged", "not_converged", "no_chaos") and a residual; the three flow solvers agree where their
+domains overlap (tests/test_dmft.py).
 
 **Single-site process** (Sompolinsky, Crisanti & Sommers 1988). At N -> infinity each unit of the vanilla
 flow dh/dt = -h + J phi(h) obeys dh/dt = -h + eta, eta Gaussian with <eta(t) eta(t + tau)> = g^2 C_phi(tau).
@@ -140,7 +141,9 @@ def _effective(ensemble) -> tuple[float, float]:
     """(gain g, time scale sigma_z0) of the equivalent vanilla flow; InputError where SCS does not apply."""
     if isinstance(ensemble, VanillaRNN):
         if ensemble.delta is not None:
-            raise InputError("dmft: the SCS solution is for the flow (VanillaRNN with delta=None)")
+            raise InputError(
+                "dmft: the SCS solution is for the flow (VanillaRNN with delta=None); the map has EulerMap"
+            )
         g, scale = float(ensemble.g), 1.0
         inputs = (ensemble.mu_b, ensemble.s_b)
     elif isinstance(ensemble, GatedRNN):
@@ -362,7 +365,9 @@ class MonteCarlo:
 def _check_gated(ensemble, vanilla_ok=False):
     if vanilla_ok and isinstance(ensemble, VanillaRNN):
         if ensemble.delta is not None:
-            raise InputError("dmft: the DMFT is for the flow (VanillaRNN with delta=None)")
+            raise InputError(
+                "dmft: this solver is for the flow (VanillaRNN with delta=None); use EulerMap for the map"
+            )
         return
     if not isinstance(ensemble, GatedRNN):
         what = "a VanillaRNN or GatedRNN" if vanilla_ok else "a GatedRNN"
@@ -402,7 +407,12 @@ def _from_grid(ensemble, sol, lam, method, tol, residual, advice: str = "raise t
 
 
 def default_solver(ensemble):
-    """SCS where it applies, else Closed for alpha_z = 0, else MonteCarlo."""
+    """EulerMap for the vanilla Euler map; SCS where it applies, else Closed for alpha_z = 0, else
+    MonteCarlo."""
+    if isinstance(ensemble, VanillaRNN) and ensemble.delta is not None:
+        from .euler_map import EulerMap
+
+        return EulerMap()
     _check_gated(ensemble, vanilla_ok=True)
     e = ensemble
     no_input = _is_zero(e.mu_b) and _is_zero(e.s_b)
@@ -414,9 +424,10 @@ def default_solver(ensemble):
 
 
 def dmft(ensemble, *, solver=None, key=None) -> DMFTResult:
-    """The stationary chaotic solution of ``ensemble`` (vanilla flow or gated RNN) by ``solver`` (an
-    :class:`SCS`, :class:`Closed` or :class:`MonteCarlo`; default :func:`default_solver`). ``key``: PRNG
-    key of the Monte-Carlo solver (required there: an InputError without it). Times in units of tau_h,
-    lambda_max per unit time."""
+    """The stationary chaotic solution of ``ensemble`` (vanilla flow or map, or gated RNN) by ``solver`` (an
+    :class:`SCS`, :class:`Closed`, :class:`MonteCarlo` or :class:`~.euler_map.EulerMap`; default
+    :func:`default_solver`). ``key``: PRNG key of the Monte-Carlo solver (required there: an InputError
+    without it). Times in units of tau_h, lambda_max per unit time; for the map (EulerMap) lags in steps,
+    lambda_max per step."""
     solver = default_solver(ensemble) if solver is None else solver
     return solver(ensemble, key)
