@@ -24,6 +24,10 @@ round-off); for flows, this tends to the mean trace of the Jacobian as dt -> 0, 
 RK4 (per step, log det of the RK4 tangent minus dt tr J is ~ -sum (dt mu)^5 / 120, mu the Jacobian's
 eigenvalues).
 
+:func:`lyapunov_max` is the same method for lambda_1 alone (one tangent vector, normalised instead of QR)
+as a pure kernel that runs under ``jit`` and ``vmap``, for sweeps over many networks and initial states
+(:mod:`dynagate.phase`).
+
 Units: per unit time (flows, tau_h = 1) or per step (maps), natural logarithms.
 """
 
@@ -33,6 +37,7 @@ import dataclasses
 import math
 import warnings
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -260,6 +265,68 @@ def lyapunov_spectrum(
     return _result(system, out, p, accuracy, sum_rule and k == n, full_frame=4 * k >= n)
 
 
+class LyapunovMaxRun(NamedTuple):
+    """What :func:`lyapunov_max` returns: arrays (with a leading axis per ``vmap``).
+
+    ``exponent``: lambda_1, the mean of the ``blocks`` (per-block estimates, batch means); ``stderr``: their
+    standard deviation / sqrt(n_blocks); ``observed``: the mean of ``observe(state)`` over the observation
+    steps (0 without ``observe``); ``state``: the state at the end; ``first_bad``: the first step whose
+    state is not finite, or -1."""
+
+    exponent: jax.Array
+    stderr: jax.Array
+    blocks: jax.Array
+    observed: jax.Array
+    state: jax.Array
+    first_bad: jax.Array
+
+
+def lyapunov_max(
+    system: System,
+    state0,
+    *,
+    key,
+    dt: float | None = None,
+    t_burn: float | None = None,
+    t_frame: float | None = None,
+    t_obs: float | None = None,
+    t_ortho: float | None = None,
+    n_blocks: int = 20,
+    x=None,
+    xs=None,
+    solver: RK4 | Euler | None = None,
+    observe=None,
+) -> LyapunovMaxRun:
+    """lambda_1 from ``state0`` by one tangent vector: the QR method of :func:`lyapunov_spectrum` with
+    k = 1 (the re-orthonormalisation is a division by the norm), as a pure function of arrays.
+
+    The low-level kernel for sweeps: it can run under ``jit`` and ``vmap`` (over ``system``, ``state0`` and
+    ``key``; the times and ``observe`` are static), raises nothing when the orbit diverges (``first_bad``
+    says where) and leaves error bars and status to the caller.
+
+    Args:
+        system, x, xs, solver, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks: as :func:`lyapunov_spectrum`
+            (same defaults; ``t_burn`` advances the state alone, ``t_frame`` also aligns the vector).
+        state0: the initial state.
+        key: PRNG key; the initial tangent vector is the normalised N(0, 1) draw from ``split(key)[1]``.
+        observe: a function of the state, averaged over the observation steps (e.g. the mean activity); a
+            static argument (pass the same function to reuse a compilation).
+
+    Returns:
+        A :class:`LyapunovMaxRun`, in the units of :func:`units_of`.
+    """
+    p = _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks, x, xs, solver)
+    v = jax.random.normal(p["k_frame"], (p["n"], 1))
+    out = _qr_run(
+        system, p["s0"], v / jnp.linalg.norm(v), p["x"], p["xs"], p["dt"], p["solver"],
+        n_burn=p["n_burn"], n_frame=p["n_frame"], n_blocks=p["n_blocks"], per_block=p["per_block"],
+        ortho=p["ortho"], sum_rule=False, observe=observe,
+    )  # fmt: skip
+    blocks = out["sums"][:, 0] / (p["per_block"] * p["ortho"] * p["dt"])
+    stderr = blocks.std(ddof=1) / jnp.sqrt(p["n_blocks"])
+    return LyapunovMaxRun(blocks.mean(), stderr, blocks, out["observed"], out["state"], out["bad"])
+
+
 def _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks, x, xs, solver):
     if not isinstance(system, System):
         raise InputError(f"expected a dynagate system (network, Map or Flow), got {type(system).__name__}")
@@ -330,38 +397,56 @@ def _check_k(k, n: int) -> int:
     return int(k)
 
 
-@partial(jax.jit, static_argnames=("n_burn", "n_frame", "n_blocks", "per_block", "ortho", "sum_rule"))
-def _qr_run(system, s0, Q0, x, xs, dt, solver, *, n_burn, n_frame, n_blocks, per_block, ortho, sum_rule):
+@partial(
+    jax.jit, static_argnames=("n_burn", "n_frame", "n_blocks", "per_block", "ortho", "sum_rule", "observe")
+)
+def _qr_run(system, s0, Q0, x, xs, dt, solver, *, n_burn, n_frame, n_blocks, per_block, ortho, sum_rule,
+            observe=None):  # fmt: skip
+    """The state burn-in, frame burn-in and observation of the QR method (module doc): per-block sums of
+    log|R_jj|, the conditioning, trace and log|det| sums, the first non-finite step, the final state and
+    the mean of ``observe(state)`` over the observation steps (0 without ``observe``)."""
     advance = step_function(system, solver, dt)
     tstep = tangent_step(system, solver, dt, dense=4 * Q0.shape[1] >= Q0.shape[0])
+    seen = (lambda s: jnp.zeros((), s.dtype)) if observe is None else observe
 
     s, t, bad = _burn(advance, s0, x, xs, n_burn)
 
     def interval(c, _):
-        s, Q, t, bad = c
+        s, Q, t, bad, acc = c
 
         def one(c2, _):
-            s, Q, t, bad, tr, ld = c2
+            s, Q, t, bad, tr, ld, acc = c2
             xt = _input_at(x, xs, t)
             if sum_rule:
                 ld = ld + jnp.linalg.slogdet(_step_jacobian(system, solver, dt, s, xt))[1]
             s, Q, trj = tstep(s, Q, xt)
-            return (s, Q, t + 1, _bad(s, t + 1, bad), tr + trj, ld), None
+            return (s, Q, t + 1, _bad(s, t + 1, bad), tr + trj, ld, acc + seen(s)), None
 
         zero = jnp.zeros((), s.dtype)
-        (s, Q, t, bad, tr, ld), _ = jax.lax.scan(one, (s, Q, t, bad, zero, zero), length=ortho)
-        Q, R = jnp.linalg.qr(Q)
-        d = jnp.abs(jnp.diagonal(R))
-        return (s, Q, t, bad), (jnp.log(d), jnp.max(d) / jnp.min(d), tr, ld)
+        (s, Q, t, bad, tr, ld, acc), _ = jax.lax.scan(one, (s, Q, t, bad, zero, zero, acc), length=ortho)
+        Q, d = _orthonormalise(Q)
+        return (s, Q, t, bad, acc), (jnp.log(d), jnp.max(d) / jnp.min(d), tr, ld)
 
-    (s, Q, t, bad), _ = jax.lax.scan(interval, (s, Q0, t, bad), length=n_frame)
+    zero = jnp.zeros((), s.dtype)
+    (s, Q, t, bad, _), _ = jax.lax.scan(interval, (s, Q0, t, bad, zero), length=n_frame)
 
     def block(c, _):
         c, (logs, cond, tr, ld) = jax.lax.scan(interval, c, length=per_block)
         return c, (logs.sum(0), cond.max(), tr.sum(), ld.sum())
 
-    (s, Q, t, bad), (sums, conds, trs, lds) = jax.lax.scan(block, (s, Q, t, bad), length=n_blocks)
-    return {"sums": sums, "cond": conds.max(), "trace": trs.sum(), "logdet": lds.sum(), "bad": bad}
+    (s, Q, t, bad, acc), (sums, conds, trs, lds) = jax.lax.scan(block, (s, Q, t, bad, zero), length=n_blocks)
+    return {"sums": sums, "cond": conds.max(), "trace": trs.sum(), "logdet": lds.sum(), "bad": bad,
+            "state": s, "observed": acc / (n_blocks * per_block * ortho)}  # fmt: skip
+
+
+def _orthonormalise(Q):
+    """Q = Q_new R: the new frame and |R_jj|. A single vector is divided by its norm (its QR, without
+    a LAPACK call)."""
+    if Q.shape[1] == 1:
+        d = jnp.linalg.norm(Q)
+        return Q / d, d[None]
+    Q, R = jnp.linalg.qr(Q)
+    return Q, jnp.abs(jnp.diagonal(R))
 
 
 def _step_jacobian(system, solver, dt, s, x):
