@@ -524,13 +524,13 @@ def _lyapunov(args) -> int:
 
 def _dmft(args) -> int:
     import matplotlib
-    import numpy as np
 
     matplotlib.use("Agg")
     import jax
     import xarray as xr
     from matplotlib.figure import Figure
 
+    from .chaos import autocorrelation_gap
     from .errors import InputError, check_size
     from .io import provenance
     from .meanfield import dmft
@@ -570,9 +570,7 @@ def _dmft(args) -> int:
             s0 = relaxed_state(net, key=ks1, steps=4000, dt=0.05)
             simulated = autocorrelation(net, s0, t_obs=args.t_sim)
         lags, c_sim = simulated
-        window = lags <= (5 * res.relaxation_time if res.status == "converged" else lags[-1])
-        gap = np.interp(lags[window], res.tau, res.c_h) - c_sim[window]
-        rms = float(np.sqrt(np.mean(gap**2)) / max(res.delta0, 1e-300))
+        rms = autocorrelation_gap(res, lags, c_sim)
         result |= {"simulated_delta0": float(c_sim[0]), "rms_gap": rms, "n": args.n, "seed": args.seed,
                    "t_sim": args.t_sim}  # fmt: skip
         data["c_h_simulated"] = ("lag", c_sim, {"long_name": f"simulated C_h(τ), N = {args.n}"})
