@@ -143,7 +143,7 @@ GATED_FLOW = ["gated", "--set", "g_h=3", "--set", "alpha_z=2", "--set", "alpha_r
 def run_theory(capsys, monkeypatch, tmp_path, argv) -> tuple[dict, object]:
     """``spectrum ARGV --theory --json``: the JSON and the saved dataset (a coarse density grid for speed:
     the grid's resolution is a drawing choice, the numbers checked here do not depend on it)."""
-    monkeypatch.setattr("dynagate.cli.DENSITY_GRID", 40)
+    monkeypatch.setattr("dynagate.cli.spectrum.DENSITY_GRID", 40)
     res = run_json(capsys, ["spectrum", *argv, "--theory", "--json", "--out", str(tmp_path)])
     assert all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in res["files"])
     return res, load_dataset(tmp_path / "spectrum.nc")

@@ -9,7 +9,7 @@ import pytest
 import dynagate as dg
 from dynagate import phase, sweep
 from dynagate.cli import main
-from dynagate.cli_phase import PRESETS
+from dynagate.cli.phase_diagram import PRESETS
 from dynagate.errors import InputError
 from dynagate.io import load_dataset
 from dynagate.meanfield.landau import tricritical_alpha_r

@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .cli import _SET_HELP, MODEL_NAMES, _output_args, parse_param, parse_sets
+from ._common import MODEL_NAMES, SET_HELP, output_args, parse_param, parse_sets
 
 #: Defaults of the simulated layers on the command line (small: a laptop draws an 11 x 11 map in
 #: about a minute; raise --n and --seeds for publication).
@@ -77,7 +77,7 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", default=None, help=f"start from a preset's axes and settings ({presets})")
     p.add_argument("--x", default=None, metavar="NAME=START:STOP:NUM", help="the horizontal axis")
     p.add_argument("--y", default=None, metavar="NAME=START:STOP:NUM", help="the vertical axis")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=SET_HELP)
     p.add_argument("--simulate", action="store_true", help="add the simulated layers")
     p.add_argument("--n", type=int, default=DEFAULT_N, help=f"simulated network size (default {DEFAULT_N})")
     p.add_argument(
@@ -102,14 +102,14 @@ def add_parser(sub) -> None:
         "--restart", action="store_true", help="discard stored results under --out and start again"
     )
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the simulations (default 0)")
-    _output_args(p, "out/phase-diagram")
+    output_args(p, "out/phase-diagram")
     p.set_defaults(run=run)
 
 
 def parse_axis(cls, text: str):
     """--x/--y NAME=START:STOP:NUM, checked as a diagram axis (:func:`dynagate.phase.check_axis`: NUM >= 2,
     START < STOP)."""
-    from .phase import check_axis
+    from ..phase import check_axis
 
     name, values = parse_param(cls, text)
     return name, check_axis(cls, name, values)
@@ -121,12 +121,12 @@ def run(args) -> int:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from . import sweep
-    from .errors import InputError
-    from .io import save_dataset
-    from .models import MODELS
-    from .phase import REGIONS, Simulation, phase_diagram
-    from .plotting import plot_phase_diagram
+    from .. import sweep
+    from ..errors import InputError
+    from ..io import save_dataset
+    from ..models import MODELS
+    from ..phase import REGIONS, Simulation, phase_diagram
+    from ..plotting import plot_phase_diagram
 
     cls = MODELS[args.model]
     preset = {"set": {}, "x": None, "y": None}
