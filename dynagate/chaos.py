@@ -4,7 +4,8 @@ the instantaneous Jacobian spectra against the RMT at the DMFT's single-site law
 :func:`simulate_chaos` measures one network (relaxed from a random state): C_h(tau) averaged over units,
 the QR lambda_max with its batch-means error, and optionally the eigenvalues of the instantaneous Jacobian
 at a few snapshots. :func:`compare` sets the measurements of several networks against a
-:class:`~dynagate.meanfield.dmft.DMFTResult` with the acceptance tolerances (module constants below).
+:class:`~dynagate.meanfield.dmft.DMFTResult` with the acceptance tolerances (module constants below);
+:func:`autocorrelation_gap` sums up one simulated C_h against the DMFT's in a single number.
 
 **Relaxation time.** Both curves are summarised by their e-folding time, the first lag where
 C_h(tau) = C_h(0) / e (linear interpolation between grid points). It is set by the bulk of the decay, where
@@ -57,6 +58,16 @@ def efold_time(tau, c) -> float:
         return math.nan
     i = below[0]
     return float(tau[i - 1] + (tau[i] - tau[i - 1]) * (c[i - 1] - c[0] / math.e) / (c[i - 1] - c[i]))
+
+
+def autocorrelation_gap(result, lags, c_h, *, relaxation_times: float = 5.0) -> float:
+    """The RMS gap between the DMFT's C_h (``result``, interpolated onto ``lags``) and a simulated ``c_h``,
+    relative to Delta0, over lags up to ``relaxation_times`` relaxation times of the DMFT (all lags if the
+    DMFT did not converge)."""
+    lags, c_h = np.asarray(lags), np.asarray(c_h)
+    window = lags <= (relaxation_times * result.relaxation_time if result.status == "converged" else lags[-1])
+    gap = np.interp(lags[window], result.tau, result.c_h) - c_h[window]
+    return float(np.sqrt(np.mean(gap**2)) / max(result.delta0, 1e-300))
 
 
 def simulate_chaos(

@@ -143,7 +143,7 @@ GATED_FLOW = ["gated", "--set", "g_h=3", "--set", "alpha_z=2", "--set", "alpha_r
 def run_theory(capsys, monkeypatch, tmp_path, argv) -> tuple[dict, object]:
     """``spectrum ARGV --theory --json``: the JSON and the saved dataset (a coarse density grid for speed:
     the grid's resolution is a drawing choice, the numbers checked here do not depend on it)."""
-    monkeypatch.setattr("dynagate.cli.DENSITY_GRID", 40)
+    monkeypatch.setattr("dynagate.cli.spectrum.DENSITY_GRID", 40)
     res = run_json(capsys, ["spectrum", *argv, "--theory", "--json", "--out", str(tmp_path)])
     assert all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in res["files"])
     return res, load_dataset(tmp_path / "spectrum.nc")
@@ -353,7 +353,7 @@ def test_parse_sets_rejects_bad_gate_init():
 # At a stable fixed point the Lyapunov exponents are the real parts of the Jacobian's eigenvalues. For a
 # real, simple leading eigenvalue the QR estimate of lambda_1 carries only the frame-alignment error
 # ~exp(-gap * t_frame) (gap ~0.1, t_frame = 200: negligible) and the RK4 bias ~dt^4 |mu|^5 / 120 ~ 1e-7
-# (dt = 0.05, |mu| <= 1.5); float32 tangents are good to ~1e-3 at best (lyapunov.py).
+# (dt = 0.05, |mu| <= 1.5); float32 tangents are good to ~1e-3 at best (dynagate.lyapunov).
 LYAP_TOL = 1e-5 if jax.config.jax_enable_x64 else 2e-3
 
 

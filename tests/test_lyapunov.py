@@ -12,7 +12,7 @@ import pytest
 
 import dynagate as dg
 from dynagate.errors import InputError, NonFiniteError
-from dynagate.lyapunov import kaplan_yorke, lyapunov_max_direct, lyapunov_spectrum
+from dynagate.lyapunov import kaplan_yorke, lyapunov_max, lyapunov_max_direct, lyapunov_spectrum
 
 
 def lorenz(u):
@@ -76,6 +76,51 @@ def test_linear_map_with_known_exponents():
                           t_burn=0, t_frame=200, t_obs=400, t_ortho=2)  # fmt: skip
     assert np.max(np.abs(r.exponents - lam)) < 1e-10
     assert np.max(r.stderr) < 1e-10
+
+
+def test_kernel_leading_exponent_of_a_linear_map():
+    # lyapunov_max on the non-normal linear map above: lambda_1 = 0.7 exactly, in every block to round-off
+    # after the alignment; batched by vmap over initial states and keys, the same numbers as one by one.
+    lam = np.array([0.7, 0.2, -0.1, -0.9, -2.3])
+    T = np.diag(np.exp(lam) * np.array([1, -1, 1, 1, -1])) + np.triu(np.full((5, 5), 0.4), 1)
+    O = np.linalg.qr(np.random.default_rng(0).normal(size=(5, 5)))[0]
+    A = jnp.asarray(O @ T @ O.T)
+    system = dg.Map(lambda s: A @ s)
+    times = {"t_burn": 0, "t_frame": 200, "t_obs": 400, "t_ortho": 2, "n_blocks": 4}
+    run = lyapunov_max(system, jnp.ones(5), key=jax.random.PRNGKey(3), **times)
+    np.testing.assert_allclose(run.blocks, 0.7, atol=1e-10)
+    assert abs(float(run.exponent) - 0.7) < 1e-10 and float(run.stderr) < 1e-10
+    assert int(run.first_bad) == -1
+    states = jnp.stack([jnp.ones(5), -jnp.arange(5.0)])
+    keys = jax.random.split(jax.random.PRNGKey(4))
+    batched = jax.jit(jax.vmap(lambda s, k: lyapunov_max(system, s, key=k, **times)))(states, keys)
+    one = lyapunov_max(system, states[1], key=keys[1], **times)
+    np.testing.assert_allclose(batched.exponent[1], one.exponent, rtol=1e-12)
+    np.testing.assert_allclose(batched.state[1], one.state, rtol=1e-12)
+
+
+def test_kernel_is_the_qr_method_for_one_vector():
+    # The same key and state give the frame and orbit of lyapunov_spectrum(k=1): the blocks agree to
+    # round-off (the first frame is normalised, not QR-factorised). The observed average is the mean over
+    # the observation steps of the simulated orbit (the same RK4 steps: agreement to round-off).
+    net = dg.sample(dg.GatedRNN(g_h=3.0), 20, key=jax.random.PRNGKey(1))
+    s0 = jax.random.normal(jax.random.PRNGKey(2), (net.n_state,))
+    times = {"dt": 0.05, "t_burn": 5.0, "t_frame": 10.0, "t_obs": 20.0, "n_blocks": 4}
+    ref = lyapunov_spectrum(net, key=jax.random.PRNGKey(3), k=1, state0=s0, **times)
+    run = lyapunov_max(net, s0, key=jax.random.PRNGKey(3), observe=lambda s: jnp.mean(s**2), **times)
+    np.testing.assert_allclose(run.blocks, ref.blocks[:, 0], rtol=1e-10)
+    # burn-in 100 + alignment 200 + observation 400 steps; states[0] is s0
+    orbit = dg.simulate(net, s0, steps=700, dt=0.05).states
+    np.testing.assert_allclose(run.observed, jnp.mean(orbit[301:] ** 2), rtol=1e-10)
+    np.testing.assert_allclose(run.state, orbit[-1], rtol=1e-10, atol=1e-12)
+
+
+def test_kernel_reports_divergence_without_raising():
+    # ds/dt = s^2 from s = 1 blows up at t = 1, as in test_bad_input; RK4 at dt = 0.01 overflows a few
+    # steps later (step 103)
+    run = lyapunov_max(dg.Flow(lambda s: s**2), jnp.ones(1), key=jax.random.PRNGKey(0), dt=0.01, t_burn=5)
+    assert 100 <= int(run.first_bad) <= 105
+    assert not np.isfinite(run.exponent)
 
 
 def test_gated_without_gating_is_rescaled_vanilla():

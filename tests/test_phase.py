@@ -9,9 +9,11 @@ import pytest
 import dynagate as dg
 from dynagate import phase, sweep
 from dynagate.cli import main
+from dynagate.cli.phase_diagram import PRESETS
 from dynagate.errors import InputError
 from dynagate.io import load_dataset
 from dynagate.meanfield.landau import tricritical_alpha_r
+from dynagate.phase import diagram
 
 # A tiny simulated sweep: small networks and short runs (the numbers are not physics; the machinery is).
 TINY = phase.Simulation(n=8, seeds=2, t_burn=2.0, t_obs=4.0, dt=0.2, blocks=2)
@@ -78,7 +80,7 @@ def test_results_do_not_depend_on_chunking():
 def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     full = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2)
     calls = []
-    original = phase._Task.__call__
+    original = diagram._Task.__call__
 
     def interrupted(self, indices):
         if len(calls) == 2:
@@ -86,14 +88,14 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
         calls.append(list(indices))
         return original(self, indices)
 
-    monkeypatch.setattr(phase._Task, "__call__", interrupted)
+    monkeypatch.setattr(diagram._Task, "__call__", interrupted)
     with pytest.raises(KeyboardInterrupt):
         phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2, store=tmp_path / "s")
     assert calls == [[0, 1], [2, 3]]
 
     calls.clear()
     monkeypatch.setattr(
-        phase._Task, "__call__", lambda self, idx: calls.append(list(idx)) or original(self, idx)
+        diagram._Task, "__call__", lambda self, idx: calls.append(list(idx)) or original(self, idx)
     )
     resumed = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2, store=tmp_path / "s")
     assert calls == [[4, 5], [6, 7], [8]]  # only the unfinished points
@@ -209,7 +211,7 @@ def test_cli_bad_input(extra, match, tmp_path, capsys):
 def test_presets_name_real_axes():
     from dynagate.models import MODELS
 
-    for p in phase.PRESETS.values():
+    for p in PRESETS.values():
         cls = MODELS[p["model"]]
         cls().replace(**p["set"])
         for axis in (p["x"], p["y"]):
@@ -247,7 +249,7 @@ def test_gated_reset_preset_simulation_agrees_with_theory():
     # the acceptance diagram: gated RNN over (alpha_r, g_h) at beta_r = 0, N = 200, 4 networks per point,
     # with the DMFT columns (the command `dynagate phase-diagram gated --preset gated-reset --simulate
     # --n 200 --seeds 4 --dmft`); about 40 minutes on 2 cores
-    p = phase.PRESETS["gated-reset"]
+    p = PRESETS["gated-reset"]
     axes = {k: (p[k][0], np.linspace(*p[k][1:3], p[k][3])) for k in ("x", "y")}
     check_gated_reset(
         phase.phase_diagram(dg.GatedRNN(), **axes, dmft=True, simulate=phase.Simulation(n=200, seeds=4))

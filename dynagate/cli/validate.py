@@ -7,7 +7,7 @@ import sys
 
 
 def add_parser(sub) -> None:
-    from .validate import CHECKS
+    from ..validate import CHECKS
 
     p = sub.add_parser(
         "validate",
@@ -29,7 +29,7 @@ def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .validate import run_checks, write_report
+    from ..validate import run_checks, write_report
 
     only = None if args.only is None else [s.strip() for s in args.only.split(",") if s.strip()]
     say = (lambda name: None) if args.json else (lambda name: print(f"  running {name} ...", file=sys.stderr))

@@ -1,4 +1,5 @@
-"""``dynagate phase-diagram``: the command-line face of :func:`dynagate.phase.phase_diagram`.
+"""``dynagate phase-diagram``: the command-line face of :func:`dynagate.phase.phase_diagram`, with the
+presets of the diagrams the papers describe.
 
 Writes, under ``--out``: ``phase_diagram.zarr/`` (the incremental stores; running the same command
 again resumes from them), ``phase_diagram.nc`` (the dataset) and ``phase_diagram.png`` (the figure).
@@ -10,17 +11,58 @@ import json
 import shutil
 from pathlib import Path
 
-from .cli import _SET_HELP, MODEL_NAMES, _output_args, parse_param, parse_sets
+from ._common import MODEL_NAMES, SET_HELP, output_args, parse_param, parse_sets
 
 #: Defaults of the simulated layers on the command line (small: a laptop draws an 11 x 11 map in
 #: about a minute; raise --n and --seeds for publication).
 DEFAULT_N = 64
 DEFAULT_SEEDS = 2
 
+#: Diagrams the papers describe: model, fixed hyperparameters, and the two axes (name, start, stop, num).
+PRESETS = {
+    "gated-reset": {
+        "model": "gated",
+        "about": "gated RNN in (alpha_r, g_h) at beta_r = 0: the discontinuous transition past the "
+        "tricritical alpha_r and the bistable band (stable zero fixed point beside chaos)",
+        "set": {},
+        "x": ("alpha_r", 0.0, 10.0, 11),
+        "y": ("g_h", 1.5, 2.5, 11),
+    },
+    "gated-update": {
+        "model": "gated",
+        "about": "gated RNN in (alpha_z, g_h) with a static input: slow modes and marginal stability "
+        "of the fixed points as the update gate sharpens (the theory costs ~30 s a point at large "
+        "alpha_z: the z quadrature resolves a sharp gate)",
+        "set": {"s_b": 1.0, "beta_z": 0.0},
+        "x": ("alpha_z", 0.0, 10.0, 6),
+        "y": ("g_h", 1.0, 3.0, 5),
+    },
+    "gated-input": {
+        "model": "gated",
+        "about": "gated RNN in (s_b, g_h) at alpha_r = 10: a static input b_h can push a stable network "
+        "into chaos",
+        "set": {"alpha_r": 10.0},
+        "x": ("s_b", 0.0, 1.0, 11),
+        "y": ("g_h", 1.0, 3.0, 11),
+    },
+    "gru": {
+        "model": "gru",
+        "about": "GRU over the update-gate bias mu_z and the candidate weight scale g_n",
+        "set": {},
+        "x": ("mu_z", -3.0, 3.0, 11),
+        "y": ("g_n", 0.5, 4.0, 11),
+    },
+    "lstm": {
+        "model": "lstm",
+        "about": "LSTM over the forget-gate bias mu_f and the cell-input weight scale g_u",
+        "set": {},
+        "x": ("mu_f", -2.0, 4.0, 11),
+        "y": ("g_u", 0.5, 4.0, 11),
+    },
+}
+
 
 def add_parser(sub) -> None:
-    from .phase import PRESETS
-
     presets = ", ".join(PRESETS)
     p = sub.add_parser(
         "phase-diagram",
@@ -35,7 +77,7 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", default=None, help=f"start from a preset's axes and settings ({presets})")
     p.add_argument("--x", default=None, metavar="NAME=START:STOP:NUM", help="the horizontal axis")
     p.add_argument("--y", default=None, metavar="NAME=START:STOP:NUM", help="the vertical axis")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=_SET_HELP)
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help=SET_HELP)
     p.add_argument("--simulate", action="store_true", help="add the simulated layers")
     p.add_argument("--n", type=int, default=DEFAULT_N, help=f"simulated network size (default {DEFAULT_N})")
     p.add_argument(
@@ -60,14 +102,14 @@ def add_parser(sub) -> None:
         "--restart", action="store_true", help="discard stored results under --out and start again"
     )
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the simulations (default 0)")
-    _output_args(p, "out/phase-diagram")
+    output_args(p, "out/phase-diagram")
     p.set_defaults(run=run)
 
 
 def parse_axis(cls, text: str):
     """--x/--y NAME=START:STOP:NUM, checked as a diagram axis (:func:`dynagate.phase.check_axis`: NUM >= 2,
     START < STOP)."""
-    from .phase import check_axis
+    from ..phase import check_axis
 
     name, values = parse_param(cls, text)
     return name, check_axis(cls, name, values)
@@ -79,12 +121,12 @@ def run(args) -> int:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from . import sweep
-    from .errors import InputError
-    from .io import save_dataset
-    from .models import MODELS
-    from .phase import PRESETS, REGIONS, Simulation, phase_diagram
-    from .plotting import plot_phase_diagram
+    from .. import sweep
+    from ..errors import InputError
+    from ..io import save_dataset
+    from ..models import MODELS
+    from ..phase import REGIONS, Simulation, phase_diagram
+    from ..plotting import plot_phase_diagram
 
     cls = MODELS[args.model]
     preset = {"set": {}, "x": None, "y": None}

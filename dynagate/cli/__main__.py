@@ -1,0 +1,5 @@
+"""``python -m dynagate.cli``: the ``dynagate`` command."""
+
+from . import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""``dynagate fixed-points``: the fixed points of one sampled network, their stability and index."""
+
+from __future__ import annotations
+
+import json
+
+from ._common import busy, network_args, network_from, output_args, save, search_options, seed_args, sets_text
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "fixed-points",
+        help="fixed points of one sampled network, their stability and index",
+        description="Sample one network of size N and find its fixed points (under zero input) from K seeds: "
+        "half random draws of scale X around the zero state, half end points of short trajectories; Adam "
+        "descent on |F|^2 / 2, then damped Newton to max|F| < 1e-10 (float64), deduplication. Seeds that "
+        "do not converge are counted (failure rate), not raised. The index of a fixed point is its number "
+        "of unstable directions (Jacobian eigenvalues with Re > 0 for flows, |λ| > 1 for maps).",
+    )
+    network_args(p, n=20)
+    seed_args(p)
+    output_args(p, "out/fixed-points")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from ..fixedpoints import find_fixed_points
+    from ..io import provenance
+    from ..models.base import rate_units
+    from ..plotting import plot_fixed_points, principal_components
+
+    options = search_options(args, "fixed-points")
+    ens, net, ks = network_from(args)
+    n_state = net.n_state
+    what = f"fixed points of {args.model}, N = {args.n}, from {args.seeds} seeds"
+    with busy(f"finding the {what}", enabled=not args.json):
+        fp = find_fixed_points(net, key=ks, **options)
+
+    units = rate_units(fp.is_flow)
+    histogram = np.bincount(fp.index).tolist()
+    result = {
+        "model": args.model,
+        "n": args.n,
+        "n_state": n_state,
+        "seed": args.seed,
+        "count": fp.count,
+        "n_stable": fp.n_stable,
+        "max_residual": fp.max_residual,
+        "n_seeds": fp.n_seeds,
+        "n_converged": fp.n_converged,
+        "failure_rate": fp.failure_rate,
+        "index_histogram": histogram,
+        "scale": args.scale,
+        "units": units,
+        "parameters": ens.params(),
+    }
+    proj, explained = principal_components(fp.points)
+    ds = xr.Dataset(
+        {
+            "points": (("point", "unit"), fp.points, {"long_name": "fixed point (flat state vector)"}),
+            "residual": ("point", fp.residuals, {"long_name": "max|F| at the fixed point"}),
+            "eig_real": (("point", "eigenvalue"), fp.eigenvalues.real,
+                         {"long_name": "Re λ of the Jacobian at the fixed point", "units": units}),
+            "eig_imag": (("point", "eigenvalue"), fp.eigenvalues.imag,
+                         {"long_name": "Im λ of the Jacobian at the fixed point", "units": units}),
+            "index": ("point", fp.index.astype(np.int32),
+                      {"long_name": "index (number of unstable directions)"}),
+            "projection": (("point", "component"), proj,
+                           {"long_name": "fixed points on their first two principal components"}),
+        },
+        coords={"component": [1, 2]},
+        attrs=provenance(
+            command="fixed-points",
+            model=args.model,
+            ensemble=type(ens).__name__,
+            n=args.n,
+            n_state=n_state,
+            seed=args.seed,
+            n_seeds=fp.n_seeds,
+            scale=args.scale,
+            units=units,
+            parameters=result["parameters"],
+            count=fp.count,
+            n_stable=fp.n_stable,
+            max_residual=fp.max_residual,
+            n_converged=fp.n_converged,
+            failure_rate=fp.failure_rate,
+            index_histogram=histogram,
+            explained_variance=explained.tolist(),
+        ),
+    )  # fmt: skip
+
+    fig = Figure(figsize=(15.0, 4.8), layout="constrained")
+    title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}" + sets_text(args)
+    plot_fixed_points(fp, axes=fig.subplots(1, 3), title=title)
+    png, nc = save(args, "fixed-points", fig, ds, result)
+
+    if args.json:
+        print(json.dumps(result))
+    else:
+        hist = ", ".join(f"{i}: {c}" for i, c in enumerate(histogram) if c) or "none"
+        print(f"{args.model} ({type(ens).__name__}), N = {args.n}, seed {args.seed}, {n_state} state dims")
+        print(f"  fixed points          {fp.count} ({fp.n_stable} stable)")
+        print(f"  index: count          {hist}")
+        print(f"  max residual          {fp.max_residual:.3g}")
+        print(f"  seeds converged       {fp.n_converged} of {fp.n_seeds}, failure rate {fp.failure_rate:.3g}")
+        print(f"  wrote {png} and {nc}")
+    return 0

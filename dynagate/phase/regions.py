@@ -1,0 +1,75 @@
+"""The regions of a phase diagram: every rule that labels a grid point, from the theory and from
+simulation, in one place.
+
+Codes (the CF ``flag_values`` / ``flag_meanings`` of the ``region_*`` variables, :func:`flags`):
+*stable*, *chaotic*, *bistable*, *marginal* and *unstable_fixed_points*.
+
+* **Static theory** (:func:`theory_region`, from the fixed points of the static mean-field branches and
+  their RMT stability): *stable* (stable fixed points only), *chaotic* (unstable ones only),
+  *unstable_fixed_points* (a stable fixed point beside unstable ones: a necessary condition for
+  bistability, not a sufficient one) and *marginal* (stable, with many slow modes).
+* **DMFT** (:func:`dmft_region`): the chaotic DMFT solution decides chaos: *bistable* where it exists
+  while the smallest fixed point is stable, *chaotic* where it exists otherwise (or where every branch is
+  unstable); else *stable* or *marginal* as above. Unstable fixed points alone do not make a chaotic
+  attractor.
+* **Simulation** (:func:`simulated_region`): a run *survived* if <h^2> at its end is above a threshold
+  (:func:`survived`), and is *chaotic* if it survived with lambda above twice its standard error
+  (:func:`chaotic`); a point is *chaotic* where activity survives from small states in most networks (the
+  trivial state is unstable; near a continuous onset lambda_max grows like (g - g_c)^2, so activity, not
+  the sign of lambda, is the signal a finite network resolves), *bistable* where small states die out but
+  most networks are chaotic from large states, *stable* otherwise (*marginal* with many slow modes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Region codes (CF ``flag_values`` / ``flag_meanings`` of the ``region`` variables).
+REGIONS = ("stable", "chaotic", "bistable", "marginal", "unstable_fixed_points")
+STABLE, CHAOTIC, BISTABLE, MARGINAL, UNSTABLE_FPS = range(5)
+
+
+def theory_region(stable: bool, unstable: bool, slow: bool) -> int:
+    """The static theory's region of one point: whether it has stable and unstable fixed points (branches),
+    and whether the slow-mode fraction is above the marginal level."""
+    if stable and unstable:
+        return UNSTABLE_FPS  # bistable only where the DMFT has a chaotic solution there too
+    if unstable:
+        return CHAOTIC
+    return MARGINAL if slow else STABLE
+
+
+def dmft_region(lambda_dmft, f0_low, f0_high, slow_theory, marginal: float) -> np.ndarray:
+    """The regions (int8) from the DMFT chaotic solution (``lambda_dmft`` finite where it exists) and the
+    static branches' F(0) (fixed points unstable iff F(0) > 1) and predicted slow-mode fraction."""
+    zero_stable = np.asarray(f0_low) <= 1.0
+    chaos = np.isfinite(lambda_dmft) | (~zero_stable & (np.asarray(f0_high) > 1.0))
+    slow = np.asarray(slow_theory) > marginal
+    region = np.where(chaos & zero_stable, BISTABLE,
+                      np.where(chaos, CHAOTIC, np.where(slow, MARGINAL, STABLE)))  # fmt: skip
+    return region.astype(np.int8)
+
+
+def survived(final, threshold: float) -> np.ndarray:
+    """Whether each run's activity survived: <h^2> at its end above ``threshold``."""
+    return np.asarray(final) > threshold
+
+
+def chaotic(lam, se, final, threshold: float) -> np.ndarray:
+    """Whether each run is chaotic: it survived, with its exponent above twice its standard error (a small
+    network can also settle on a non-trivial fixed point or limit cycle)."""
+    return survived(final, threshold) & (np.asarray(lam) > 2 * np.asarray(se))
+
+
+def simulated_region(survived_small, chaotic_large, slow_fraction, marginal: float) -> np.ndarray:
+    """The regions (int8) found in simulation from the fractions of networks whose activity survived from
+    small initial states and that are chaotic from large ones, and the Jacobian's slow-mode fraction."""
+    region = np.where(survived_small >= 0.5, CHAOTIC, np.where(chaotic_large >= 0.5, BISTABLE,
+                      np.where(slow_fraction > marginal, MARGINAL, STABLE)))  # fmt: skip
+    return region.astype(np.int8)
+
+
+def flags(long_name: str) -> dict:
+    """The attributes of a region variable: its long name and the CF flag values and meanings."""
+    return {"long_name": long_name, "flag_values": np.arange(len(REGIONS), dtype=np.int8),
+            "flag_meanings": " ".join(REGIONS)}  # fmt: skip

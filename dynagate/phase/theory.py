@@ -1,0 +1,207 @@
+r"""The theory layers of a phase diagram: the static mean field and the RMT stability of its fixed points
+at each grid point, the theory lines, and the DMFT chaotic solution along a column.
+
+**Per point** (:func:`theory_point`; the vanilla and gated RNN from the static mean field, the GRU and
+LSTM from the zero state only):
+
+* the static mean-field branches (:func:`dynagate.meanfield.static`): their number and the largest
+  variance ``delta_h`` (more than one branch below the zero-state threshold is the subcritical,
+  discontinuous transition; its end is the tricritical point of :mod:`dynagate.meanfield.landau`);
+* the dynamical stability of the fixed points of each branch, from the RMT support of their Jacobian
+  (THEORY.md 4): the support crosses Re lambda = 0 iff F(0) > 1, F(0) = g_h^2 <phi'^2> [<sigma_r^2> +
+  g_r^2 <sigma_r'^2> <phi^2>] at the branch's Gaussian statistics (``f0_low`` for the smallest branch,
+  the state a small perturbation relaxes to; ``f0_high`` for the largest); ``rate_low`` is the
+  rightmost point of the support at the smallest branch (the decay rate seen from small initial states);
+* the predicted slow-mode fraction at the smallest branch (eigenvalues within ``eps`` of 0).
+
+A stable branch (F(0) < 1) is a stable fixed point, a branch with F(0) > 1 a family of unstable ones;
+the region follows (:func:`dynagate.phase.regions.theory_region`).
+
+**DMFT** (:func:`dmft_column`): the chaotic DMFT solution followed down each column from its top, its
+lambda_max (``lambda_dmft``) and the lowest y where it exists (``line_dmft``). Finding (gated RNN, beta_r
+= 0, g_r = 1): past the tricritical alpha_r the chaotic solution appears well above the static onset
+(alpha_r = 10: near g_h = 1.857, the static onset at 1.754; alpha_r = 5: 1.971 against 1.917), and
+simulated networks agree with the DMFT: between the two lines activity started large dies out (N = 200).
+Near a continuous onset C_h decays ever more slowly, so the continuation stops a little above the
+stability line; ``line_dmft`` is meaningful where it lies below ``line_stability``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import rmt
+from ..errors import InputError
+from ..meanfield import branch_stats, closed
+from ..meanfield.dmft import _is_static
+from ..meanfield.static import static
+from ..models.gated import GatedRNN
+from ..models.vanilla import VanillaRNN
+from ..rmt import F, structure
+from .regions import theory_region
+
+
+def has_theory(ensemble) -> bool:
+    """Whether the static mean field applies: the gated RNN and the vanilla flow."""
+    return isinstance(ensemble, GatedRNN) or (isinstance(ensemble, VanillaRNN) and ensemble.delta is None)
+
+
+THEORY_SPEC = {
+    "branches": ((), "int8"),
+    "delta_h": ((), "float64"),
+    "f0_low": ((), "float64"),
+    "f0_high": ((), "float64"),
+    "rate_low": ((), "float64"),
+    "slow_theory": ((), "float64"),
+    "region_theory": ((), "int8"),
+}
+
+
+def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
+    """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``."""
+    if has_theory(ensemble):
+        sol = static(ensemble)
+        valid = np.asarray(sol.valid)
+        branches = np.flatnonzero(valid)
+        if branches.size == 0:  # cannot happen (RHS(0) >= 0 and RHS <= D_max); kept as a guard
+            raise InputError(f"no static mean-field solution found for {ensemble!r}")
+        lo, hi = int(branches[0]), int(branches[-1])
+        st_lo = rmt.structure(ensemble, branch_stats(ensemble, sol, lo))
+        st_hi = st_lo if hi == lo else rmt.structure(ensemble, branch_stats(ensemble, sol, hi))
+        f0 = [float(_f0(s)) for s in (st_lo, st_hi)]
+        f0_unstable = [f > 1.0 for f in f0]
+        rate = float(rmt.rightmost(st_lo))
+        slow = float(rmt.slow_fraction(st_lo, eps))
+        stable_any = not f0_unstable[0] or not f0_unstable[1]
+        unstable_any = f0_unstable[0] or f0_unstable[1]
+        out = {"branches": branches.size, "delta_h": float(sol.delta_h[hi]), "f0_low": f0[0],
+               "f0_high": f0[1], "rate_low": rate, "slow_theory": slow}  # fmt: skip
+    else:  # GRU, LSTM, vanilla map: the zero state only
+        st = rmt.structure(ensemble, rmt.zero_state_stats(ensemble))
+        sup = rmt.support(st)
+        rate = float(sup.rightmost) if st.is_flow else float(np.log(max(float(sup.radius), 1e-300)))
+        slow = float(rmt.slow_fraction(st, eps))
+        stable_any = bool(sup.stable)
+        unstable_any = not stable_any
+        out = {"branches": 0, "delta_h": math.nan, "f0_low": math.nan, "f0_high": math.nan,
+               "rate_low": rate, "slow_theory": slow}  # fmt: skip
+    out["region_theory"] = theory_region(stable_any, unstable_any, slow > marginal)
+    return out
+
+
+@jax.jit
+def _f0(st):
+    return F(st, jnp.asarray(0.0 + 0.0j))
+
+
+def _f0_low(ensemble) -> float:
+    sol = static(ensemble)
+    lo = int(np.flatnonzero(np.asarray(sol.valid))[0])
+    return float(_f0(structure(ensemble, branch_stats(ensemble, sol, lo))))
+
+
+def _n_branches(ensemble) -> int:
+    return int(np.asarray(static(ensemble).valid).sum())
+
+
+#: Long names of the theory lines (variables over x).
+LINES = {
+    "line_stability": "theory line: the smallest static solution's fixed points lose stability (F(0) = 1)",
+    "line_static_onset": "theory line: onset of further static mean-field solutions",
+    "line_dmft": "theory line: lowest y of the DMFT chaotic solution (continued from the top of the axis)",
+}
+
+
+def theory_lines(ensemble, x: tuple, y: tuple, grid: dict, *, iters: int = 8) -> dict:
+    """The theory lines as y(x): for each x value, where along y (a) the smallest static solution's
+    F(0) crosses 1 (its fixed points lose stability: ``line_stability``) and (b) the number of static
+    solutions first changes from its value at the lowest y (``line_static_onset``; the discontinuous
+    transition where it lies below (a)). ``grid``: the ``f0_low`` and ``branches`` maps (y, x) that
+    bracket the crossings, refined by ``iters`` bisection steps (2^-iters of a grid step). NaN where the
+    line does not cross the diagram."""
+    (xn, xv), (yn, yv) = x, y
+    at = lambda i, v: ensemble.replace(**{xn: float(xv[i]), yn: float(v)})  # noqa: E731
+    tests = {
+        "line_stability": (lambda col: col > 1.0, grid["f0_low"], lambda e: _f0_low(e) > 1.0),
+        "line_static_onset": (None, grid["branches"], _n_branches),
+    }
+    out = {}
+    for name, (pred, field, point) in tests.items():
+        line = np.full(len(xv), np.nan)
+        for i in range(len(xv)):
+            col = np.asarray(field)[:, i]
+            flags = pred(col) if pred is not None else col
+            change = np.flatnonzero(flags != flags[0])
+            if change.size == 0:
+                continue
+            lo, hi, ref = yv[change[0] - 1], yv[change[0]], flags[0]
+            for _ in range(iters):
+                mid = 0.5 * (lo + hi)
+                if point(at(i, mid)) == ref:
+                    lo = mid
+                else:
+                    hi = mid
+            line[i] = 0.5 * (lo + hi)
+        out[name] = line
+    return out
+
+
+def dmft_column(ensemble, y: tuple, *, iters: int = 6, tol: float = 1e-9, max_iter: int = 300) -> dict:
+    """The DMFT chaotic solution along one column of a diagram (``ensemble`` fixes x; y = (name, values)),
+    by continuation from the top of the y axis down (the chaotic branch of a discontinuous transition is
+    followed past the point where the iteration from scratch would fall onto a static solution).
+
+    Returns ``lambda_dmft`` and ``delta0_dmft`` per y value (NaN where there is no chaotic solution) and
+    ``line_dmft``: the lowest y of the chaotic stretch that reaches down from the top, refined by
+    ``iters`` bisection steps (NaN if the column has no chaotic solution at its top; y[0] if it never
+    ends). The closed alpha_z = 0 equation (:mod:`dynagate.meanfield.closed`) is solved; an update
+    gate (alpha_z) changes time scales and is set to 0 here, which does not move the boundary of the
+    static (z-independent) solutions but is an approximation for the chaotic one."""
+    yn, yv = y
+    base = ensemble.replace(alpha_z=0.0) if isinstance(ensemble, GatedRNN) else ensemble
+    p = closed._params(base)
+    t_max = 60.0 / p["sz0"]
+
+    def solve(v, init):
+        sol = closed.solve(base.replace(**{yn: float(v)}), t_max=t_max, dt=0.1, tol=tol, max_iter=max_iter,
+                           c_init=init)  # fmt: skip
+        ok = not _is_static(sol["c_h"]) and sol["residual"] < tol and sol["c_h"][0] > 0
+        return sol if ok else None
+
+    lam, d0 = np.full(len(yv), np.nan), np.full(len(yv), np.nan)
+    line, prev = np.nan, None
+    for j in range(len(yv) - 1, -1, -1):
+        sol = solve(yv[j], None if prev is None else prev["c_h"])
+        if sol is None:
+            if prev is not None:  # the chaotic stretch from the top ends between y[j] and y[j + 1]
+                lo, hi, last = yv[j], yv[j + 1], prev
+                for _ in range(iters):
+                    mid = 0.5 * (lo + hi)
+                    s2 = solve(mid, last["c_h"])
+                    lo, hi, last = (lo, mid, s2) if s2 is not None else (mid, hi, last)
+                line = 0.5 * (lo + hi)
+                break
+            if j == len(yv) - 1:
+                break  # no chaos at the top: no line
+            continue
+        lam[j], d0[j] = closed.lambda_max(sol), sol["c_h"][0]
+        prev = sol
+    else:
+        line = yv[0] if prev is not None else np.nan
+    return {"lambda_dmft": lam, "delta0_dmft": d0, "line_dmft": line}
+
+
+def tricritical(model: str, ensemble: dict, axes: set) -> float | None:
+    """alpha_r on the tricritical line for a diagram of ``model`` (a class name) at the hyperparameters
+    ``ensemble`` over ``axes`` (gated RNN, no input, g_r and beta_r fixed), or None."""
+    if model != "GatedRNN":
+        return None
+    if axes & {"g_r", "beta_r", "mu_b", "s_b"} or ensemble["mu_b"] != 0 or ensemble["s_b"] != 0:
+        return None
+    from ..meanfield.landau import tricritical_alpha_r  # sympy: imported only where it is used
+
+    return tricritical_alpha_r(float(ensemble["g_r"]), float(ensemble["beta_r"]))
