@@ -8,6 +8,7 @@ import jax as _jax
 if "JAX_ENABLE_X64" not in _os.environ:
     _jax.config.update("jax_enable_x64", True)
 
+from ._version import __version__
 from .errors import InputError
 from .fixedpoints import FixedPoints, count_fixed_points, find_fixed_points
 from .jacobian import jacobian, jacobian_autodiff
@@ -27,8 +28,6 @@ from .models import (
 )
 from .simulate import simulate
 from .spectra import relaxed_state, spectrum
-
-__version__ = "0.1.0"
 
 __all__ = [
     "GRU",

@@ -31,6 +31,7 @@ import scipy.spatial
 
 from .errors import InputError, check_param, check_size, check_vector
 from .models.base import System
+from .results import Status, jsonable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +67,18 @@ class FixedPoints:
     @property
     def n_stable(self) -> int:
         return int(np.sum(self.stable))
+
+    @property
+    def status(self) -> Status:
+        """CONVERGED if at least one seed's polish reached the tolerance, else NOT_CONVERGED."""
+        return Status.CONVERGED if self.n_converged > 0 else Status.NOT_CONVERGED
+
+    def summary(self) -> dict:
+        """The main numbers (strict JSON)."""
+        residual = float(np.max(self.residuals, initial=0.0))
+        return jsonable({"count": self.count, "n_stable": self.n_stable, "n_seeds": self.n_seeds,
+                         "n_converged": self.n_converged, "max_residual": residual,
+                         "status": self.status})  # fmt: skip
 
     @property
     def failure_rate(self) -> float:

@@ -15,6 +15,8 @@ import jax
 import numpy as np
 import xarray as xr
 
+from ._version import __version__
+
 _INT32 = (-(2**31), 2**31 - 1)
 
 
@@ -26,8 +28,6 @@ def provenance(**extra) -> dict:
     integers are kept as they are; anything else (dicts of parameters, lists, ``None``, booleans, integers
     too large for NetCDF-3) is stored as a JSON string.
     """
-    from . import __version__
-
     attrs = {
         "dynagate_version": __version__,
         "jax_version": jax.__version__,

@@ -72,6 +72,7 @@ import numpy as np
 from .errors import InputError, check_size
 from .models.gated import GatedRNN, dgate, gate
 from .models.vanilla import VanillaRNN
+from .results import Status, jsonable
 
 _Y, _WY = (np.asarray(v) for v in np.polynomial.legendre.leggauss(64))
 _Y, _WY = (_Y + 1) / 2, _WY / 2  # Gauss-Legendre on (0, 1)
@@ -104,6 +105,15 @@ class Complexity:
     rho: np.ndarray
     converged: bool
     message: str
+
+    @property
+    def status(self) -> Status:
+        return Status.CONVERGED if self.converged else Status.NOT_CONVERGED
+
+    def summary(self) -> dict:
+        """The main numbers (strict JSON)."""
+        keys = ("sigma", "functional", "gaussian", "kl", "log_det", "q", "message")
+        return jsonable({k: getattr(self, k) for k in keys} | {"status": self.status})
 
 
 def _model(ensemble):
@@ -338,7 +348,6 @@ def complexity(
         converged=converged,
         message=message,
     )
-
 
 
 def onset(ensemble, name: str, lo: float, hi: float, *, tol: float = 0.01, threshold: float = 1e-6, **kwargs):

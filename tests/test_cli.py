@@ -388,8 +388,8 @@ def test_lyapunov_vanilla_stable_fixed_point(tmp_path, capsys):
     assert res["kaplan_yorke"] == 0.0 and res["ks_entropy"] == 0.0
     # The pairs' oscillation makes the batch-means error exceed the 0.01 target at t_obs = 200: the
     # result is still written and printed, with its status.
-    assert res["status"] in ("ok", "too_short")
-    assert (res["message"] == "") == (res["status"] == "ok")
+    assert res["status"] in ("converged", "too_short")
+    assert (res["message"] == "") == (res["status"] == "converged")
 
     files = [Path(f) for f in res["files"]]
     assert {f.name for f in files} == {"lyapunov.png", "lyapunov.nc"}
@@ -406,11 +406,11 @@ def test_lyapunov_vanilla_stable_fixed_point(tmp_path, capsys):
     assert attrs["kaplan_yorke"] == 0.0 and attrs["ks_entropy"] == 0.0
     assert json.loads(attrs["parameters"]) == res["parameters"]
 
-    # The human summary of the same run shows a warning line when the status is not "ok".
+    # The human summary of the same run shows a warning line when the status is not "converged".
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "lambda_max" in out and "lyapunov.nc" in out
-    if res["status"] != "ok":
+    if res["status"] != "converged":
         assert f"WARNING: {res['status']}: {res['message']}" in out
 
 

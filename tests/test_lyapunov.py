@@ -31,7 +31,7 @@ def test_lorenz_published_exponents():
         dg.Flow(lorenz), key=jax.random.PRNGKey(0), state0=jnp.ones(3), dt=0.01,
         t_burn=50, t_frame=50, t_obs=2000, t_ortho=0.1,
     )  # fmt: skip
-    assert r.status == "ok" and r.units == "per unit time"
+    assert r.status == "converged" and r.units == "per unit time"
     assert abs(r.exponents[0] - 0.9056) < 0.02
     assert abs(r.exponents[1]) < 0.02
     assert abs(r.exponents[2] + 14.5723) < 0.05

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from ..results import jsonable
 from ._common import (
     MODEL_NAMES,
     SET_HELP,
@@ -174,7 +175,7 @@ def run(args) -> int:
     png, nc = save(args, "complexity", fig, ds, result)
 
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(jsonable(result), allow_nan=False))
     else:
         print(f"{args.model} ({cls.__name__}): annealed complexity Sigma (per unit) along {name}")
         head = f"  {name:>10}  {'Sigma':>10}  {'Gaussian':>10}"

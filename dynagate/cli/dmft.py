@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from ..results import jsonable
 from ._common import busy, network_args, network_from, output_args, save, sets_text
 
 
@@ -99,7 +100,7 @@ def run(args) -> int:
     fig.suptitle(type(ens).__name__ + sets_text(args))
     png, nc = save(args, "dmft", fig, ds, result)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(jsonable(result), allow_nan=False))
     else:
         print(f"{args.model} ({type(ens).__name__}): DMFT by {res.method}, status {res.status}")
         err = lambda k: f" ± {res.stderr[k]:.2g}" if k in res.stderr else ""  # noqa: E731

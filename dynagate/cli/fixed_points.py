@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..results import jsonable
 from ._common import busy, network_args, network_from, output_args, save, search_options, seed_args, sets_text
 
 
@@ -103,7 +104,7 @@ def run(args) -> int:
     png, nc = save(args, "fixed-points", fig, ds, result)
 
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(jsonable(result), allow_nan=False))
     else:
         hist = ", ".join(f"{i}: {c}" for i, c in enumerate(histogram) if c) or "none"
         print(f"{args.model} ({type(ens).__name__}), N = {args.n}, seed {args.seed}, {n_state} state dims")

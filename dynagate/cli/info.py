@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ..results import jsonable
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("info", help="versions, JAX backend, devices and float dtype")
@@ -19,7 +21,7 @@ def run(args) -> int:
     info = provenance()
     info["devices"] = [f"{d.platform}:{d.id} ({d.device_kind})" for d in jax.devices()]
     if args.json:
-        print(json.dumps(info))
+        print(json.dumps(jsonable(info), allow_nan=False))
     else:
         width = max(map(len, info))
         for k, v in info.items():

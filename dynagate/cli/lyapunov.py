@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..results import Status, jsonable
 from ._common import busy, network_args, network_from, output_args, save, sets_text
 
 #: The full spectrum is computed up to this state dimension, else ``DEFAULT_K`` exponents.
@@ -111,13 +112,13 @@ def run(args) -> int:
     png, nc = save(args, "lyapunov", fig, ds, result)
 
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(jsonable(result), allow_nan=False))
     else:
         ky = "undetermined (k too small)" if res.kaplan_yorke is None else f"{res.kaplan_yorke:.6g}"
         print(
             f"{args.model} ({type(ens).__name__}), N = {args.n}, seed {args.seed}, k = {res.k} of {n_state}"
         )
-        if res.status != "ok":
+        if res.status != Status.CONVERGED:
             print(f"  WARNING: {res.status}: {res.message}")
         print(f"  lambda_max            {res.lambda_max:.6g} ± {res.stderr[0]:.2g}  ({res.units})")
         print(f"  Kaplan-Yorke dim.     {ky}")

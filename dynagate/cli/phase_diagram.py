@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+from ..results import jsonable
 from ._common import MODEL_NAMES, SET_HELP, output_args, parse_param, parse_sets
 
 #: Defaults of the simulated layers on the command line (small: a laptop draws an 11 x 11 map in
@@ -178,7 +179,7 @@ def run(args) -> int:
     save_dataset(ds, nc)
     result = _summary(ds, args, sets, REGIONS) | {"files": [str(png), str(nc), str(store)]}
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(jsonable(result), allow_nan=False))
     else:
         (xn, _), (yn, _) = axes
         print(

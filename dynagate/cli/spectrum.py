@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from ..results import jsonable
 from ._common import busy, network_args, network_from, output_args, save, sets_text
 
 #: Default distance from 0 (flows) or 1 (maps) within which eigenvalues count as slow.
@@ -157,7 +158,7 @@ def run(args) -> int:
     png, nc = save(args, "spectrum", fig, ds, result)
 
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(jsonable(result), allow_nan=False))
     else:
         sign = "+" if lam.imag >= 0 else "-"
         near = "0" if spec.is_flow else "1"
@@ -182,7 +183,6 @@ def _theory(net, state, eps: float):
     """The random-matrix prediction for the Jacobian of ``net`` at ``state``, from the empirical single-site
     statistics of its units (:mod:`dynagate.rmt`): the JSON ``theory`` object and the overlay for
     :func:`dynagate.plotting.plot_spectrum` (support boundary; density grid where implemented)."""
-
 
     from .. import rmt
     from ..errors import InputError

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ..results import jsonable
+
 
 def add_parser(sub) -> None:
     from ..validate import CHECKS
@@ -36,7 +38,8 @@ def run(args) -> int:
     rows = run_checks(args.out, quick=args.quick, only=only, progress=say)
     path = write_report(rows, args.out, quick=args.quick)
     if args.json:
-        print(json.dumps({"report": str(path), "checks": [dataclasses.asdict(r) for r in rows]}))
+        out = {"report": str(path), "checks": [dataclasses.asdict(r) for r in rows]}
+        print(json.dumps(jsonable(out), allow_nan=False))
     else:
         for r in rows:
             mark = "pass" if r.passed else "FAIL"

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import NonFiniteError
 from ..models.base import Flow, System, rate_units
+from ..results import Status, as_status, jsonable
 
 #: A re-orthonormalisation whose max|R_jj| / min|R_jj| exceeds this is reported as ill-conditioned.
 COND_LIMIT = 1e12
@@ -28,8 +29,9 @@ class LyapunovResult:
         units: "per unit time (τ_h = 1)" or "per step".
         t_obs: the observation time actually used (time units or steps); ``dt`` for flows.
         n_state: the dimension of the state space.
-        status: "ok", "too_short" (some stderr above ``accuracy``) or "ill_conditioned".
-        message: why the status is not "ok" ("" otherwise).
+        status: a :class:`~dynagate.results.Status`: CONVERGED, TOO_SHORT (some stderr above
+            ``accuracy``) or ILL_CONDITIONED.
+        message: why the status is not CONVERGED ("" otherwise).
         max_cond: the largest max|R_jj|/min|R_jj| seen at a re-orthonormalisation.
         logdet_mean: mean log|det M| per unit time/step along the orbit (full spectra only), the exact
             sum-rule reference; ``trace_mean``: mean tr J along the orbit (flows, when the dense tangent
@@ -43,7 +45,7 @@ class LyapunovResult:
     t_obs: float
     dt: float | None
     n_state: int
-    status: str
+    status: Status
     message: str
     max_cond: float
     logdet_mean: float | None = None
@@ -75,20 +77,25 @@ class LyapunovResult:
             return None
         return abs(float(np.sum(self.exponents)) - self.logdet_mean) / max(1.0, abs(self.logdet_mean))
 
+    def __post_init__(self):
+        object.__setattr__(self, "status", as_status(self.status))
+
     def summary(self) -> dict:
-        """The main numbers as plain Python values (for JSON)."""
-        return {
-            "exponents": self.exponents.tolist(),
-            "stderr": self.stderr.tolist(),
-            "lambda_max": self.lambda_max,
-            "kaplan_yorke": self.kaplan_yorke,
-            "ks_entropy": self.ks_entropy,
-            "sum_rule_residual": self.sum_rule_residual,
-            "units": self.units,
-            "t_obs": self.t_obs,
-            "status": self.status,
-            "message": self.message,
-        }
+        """The main numbers as plain Python values (strict JSON: NaN and inf as null)."""
+        return jsonable(
+            {
+                "exponents": self.exponents.tolist(),
+                "stderr": self.stderr.tolist(),
+                "lambda_max": self.lambda_max,
+                "kaplan_yorke": self.kaplan_yorke,
+                "ks_entropy": self.ks_entropy,
+                "sum_rule_residual": self.sum_rule_residual,
+                "units": self.units,
+                "t_obs": self.t_obs,
+                "status": self.status,
+                "message": self.message,
+            }
+        )
 
 
 def kaplan_yorke(exponents, n_state: int | None = None) -> float | None:
@@ -120,12 +127,12 @@ def _result(system, out, p, accuracy, full, full_frame=False) -> LyapunovResult:
     lam = blocks.mean(0)
     stderr = blocks.std(0, ddof=1) / np.sqrt(blocks.shape[0])
     cond = float(out["cond"])
-    status, message = "ok", ""
+    status, message = Status.CONVERGED, ""
     if cond > COND_LIMIT:
-        status = "ill_conditioned"
+        status = Status.ILL_CONDITIONED
         message = f"max|R_jj|/min|R_jj| reached {cond:.2e} > {COND_LIMIT:.0e}: use a shorter t_ortho"
     elif np.max(stderr) > accuracy:
-        status = "too_short"
+        status = Status.TOO_SHORT
         message = (f"largest standard error {np.max(stderr):.3g} exceeds the accuracy {accuracy:g}: "
                    "increase t_obs")  # fmt: skip
     T = p["t_obs"]

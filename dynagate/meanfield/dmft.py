@@ -69,6 +69,7 @@ from .. import rmt
 from ..errors import InputError
 from ..models.gated import GatedRNN, _is_zero
 from ..models.vanilla import VanillaRNN
+from ..results import Status, as_status, jsonable
 from .closed import decayed
 from .sitelaw import meanfield_stats
 
@@ -122,13 +123,20 @@ class DMFTResult:
     lambda_max: float
     relaxation_time: float
     decay_rate: float
-    status: str
+    status: Status
     residual: float
     method: str
     correlations: dict = dataclasses.field(default_factory=dict)
     stderr: dict = dataclasses.field(default_factory=dict)
     message: str = ""
     statistics: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", as_status(self.status))
+
+    def summary(self) -> dict:
+        """The main numbers (strict JSON: NaN and inf as null)."""
+        return jsonable(self.as_dict())
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("delta0", "lambda_max", "relaxation_time", "decay_rate")}
