@@ -212,16 +212,16 @@ def slowing_scan(base, alpha_z_theory, alpha_z_sim, *, n: int, seeds: int, key, 
     from .meanfield.dmft import MonteCarlo, dmft
 
     k_th, k_sim = jax.random.split(key)
-    sims = simulate_slowing(base, alpha_z_sim, n=n, seeds=seeds, key=k_sim, t_obs=t_obs, t_frame=t_frame,
-                            snapshots=snapshots, store=store, progress=progress)  # fmt: skip
     theory = {}
-    for az in sorted(set(map(float, alpha_z_theory)) | set(sims)):
+    for az in sorted(set(map(float, alpha_z_theory)) | set(map(float, alpha_z_sim))):
         theory[az] = dmft(
             base.replace(alpha_z=az), solver=MonteCarlo(), key=jax.random.fold_in(k_th, round(1000 * az))
         )
         if progress is not None:
             r = theory[az]
             progress(f"DMFT alpha_z = {az:g}: lambda_max {r.lambda_max:.4f}, status {r.status}")
+    sims = simulate_slowing(base, alpha_z_sim, n=n, seeds=seeds, key=k_sim, t_obs=t_obs, t_frame=t_frame,
+                            snapshots=snapshots, store=store, progress=progress)  # fmt: skip
     rows = {az: (samples, compare(theory[az], samples),
                  compare_spectra(base.replace(alpha_z=az), theory[az], samples, eps) if snapshots else None)
             for az, samples in sims.items()}  # fmt: skip
