@@ -493,3 +493,24 @@ def test_moved_names_say_where_they_are():
     assert rmt.Stats is rmt.SiteLaw is sitelaw.SiteLaw
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         rmt.no_such_name  # noqa: B018
+
+
+def test_a_new_model_theory_is_registered_not_branched():
+    # rmt.structure finds the linearisation by the ensemble's type: a new ensemble type is refused until
+    # it registers one, and then gets exactly what it registers (here the vanilla flow's, as a check)
+    import dataclasses
+
+    from dynagate.rmt._structure import _vanilla
+
+    @dataclasses.dataclass(frozen=True)
+    class Toy:
+        g: float = 2.0
+        delta: float | None = None
+
+    law = rmt.zero_state_stats(dg.VanillaRNN(g=2.0))
+    with pytest.raises(NotImplementedError, match="Toy"):
+        rmt.structure(Toy(), law)
+    rmt.linearisation.register(Toy, lambda e, model, v, w: _vanilla(e, v, w))  # Toy is local to this test
+    assert float(rmt.rightmost(rmt.structure(Toy(), law))) == pytest.approx(
+        float(rmt.rightmost(rmt.structure(dg.VanillaRNN(g=2.0), law))), rel=1e-12
+    )

@@ -59,7 +59,7 @@ from ._density import (
     mass_in_disk,
     slow_fraction,
 )
-from ._structure import Structure, structure
+from ._structure import Structure, linearisation, structure
 from ._support import F, Support, perron_root, rightmost, support, transfer_matrix
 
 #: The former name of :class:`~dynagate.sitelaw.SiteLaw`.
@@ -67,7 +67,8 @@ Stats = SiteLaw
 
 __all__ = [
     "F", "SiteLaw", "Stats", "Structure", "Support", "check_density", "density", "density_grid",
-    "empirical_stats", "gaussian_stats", "has_density", "log_potential", "mass_in_disk", "perron_root",
+    "empirical_stats", "gaussian_stats", "has_density", "linearisation", "log_potential", "mass_in_disk",
+    "perron_root",
     "rightmost", "slow_fraction", "structure", "support", "transfer_matrix", "zero_state_stats",
 ]  # fmt: skip
 

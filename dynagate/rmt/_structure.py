@@ -4,6 +4,8 @@ the per-unit resolvent (lambda B - A_i)^{-1} L_ki that the support and the densi
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -28,20 +30,40 @@ class Structure(eqx.Module):
 
 
 def structure(model, stats: SiteLaw) -> Structure:
-    """The per-unit :class:`Structure` of ``model`` (an ensemble, or a network for its gains/options)."""
+    """The per-unit :class:`Structure` of ``model`` (an ensemble, or a network for its gains/options), by
+    the linearisation registered for the ensemble's type (:func:`linearisation`)."""
     ens = model.ensemble if hasattr(model, "ensemble") and model.ensemble is not None else model
-    v, w = stats.values, stats.weights
-    if isinstance(ens, VanillaRNN):
-        return _vanilla(ens, v, w)
-    if isinstance(ens, GatedRNN):
-        z_state = getattr(model, "z_state", not _is_zero(ens.tau_z))
-        r_state = getattr(model, "r_state", not _is_zero(ens.tau_r))
-        return _gated(ens, v, w, z_state, r_state)
-    if isinstance(ens, GRU):
-        return _gru(ens, v, w)
-    if isinstance(ens, LSTM):
-        return _lstm(ens, v, w)
-    raise NotImplementedError(f"no RMT structure for {type(ens).__name__}")
+    return linearisation(ens, model, stats.values, stats.weights)
+
+
+@functools.singledispatch
+def linearisation(ensemble, model, v, w) -> Structure:
+    """The model's theory hook for the RMT: register a new ensemble type with
+    ``@linearisation.register`` (arguments: the ensemble, the model or network it came from, the site
+    values and weights of the :class:`SiteLaw`)."""
+    raise NotImplementedError(f"no RMT structure for {type(ensemble).__name__}")
+
+
+@linearisation.register
+def _(ensemble: VanillaRNN, model, v, w):
+    return _vanilla(ensemble, v, w)
+
+
+@linearisation.register
+def _(ensemble: GatedRNN, model, v, w):
+    z_state = getattr(model, "z_state", not _is_zero(ensemble.tau_z))
+    r_state = getattr(model, "r_state", not _is_zero(ensemble.tau_r))
+    return _gated(ensemble, v, w, z_state, r_state)
+
+
+@linearisation.register
+def _(ensemble: GRU, model, v, w):
+    return _gru(ensemble, v, w)
+
+
+@linearisation.register
+def _(ensemble: LSTM, model, v, w):
+    return _lstm(ensemble, v, w)
 
 
 def _vanilla(e, v, w):
