@@ -241,6 +241,9 @@ def test_decay_check_allows_for_the_noise_of_a_sampled_tail():
     tail = c + 0.3 * (t >= 60) * (t < 120)
     assert not closed.decayed(tail) and not closed.decayed(tail, np.full_like(t, 0.01))
     assert closed.decayed(tail, np.full_like(t, 0.06))
+    # a C_h flat from 0 to t_max (a slow process on too short a grid) has not decayed, whatever the noise
+    flat = 2.3 - 0.017 * t / 120
+    assert not closed.decayed(flat, np.full_like(t, 0.12))
 
 
 def test_monte_carlo_grid_grows_until_c_h_decays():

@@ -117,14 +117,16 @@ def decay_ratio(c_h) -> float:
 def decayed(c_h, se=None) -> bool:
     """Whether C_h on lags 0..t_max has settled by t_max (its second half flat to 10% of its fall): the
     periodic grid of period 2 t_max assumes it. With standard errors ``se`` (a sampled C_h) the difference
-    C_h(t_max / 2) - C_h(t_max) is first shrunk by 3 of its combined standard errors: the tail of a sampled
-    C_h wanders, and a tail flat within its noise has decayed as far as the estimate can tell."""
+    C_h(t_max / 2) - C_h(t_max) is first shrunk by 3 of its combined standard errors (the tail of a sampled
+    C_h wanders, and a tail flat within its noise has decayed as far as the estimate can tell), but the
+    fall C_h(0) - C_h(t_max) must exceed 3 of its own: a C_h flat from 0 to t_max (a slow process on too
+    short a grid) has not decayed, however noisy."""
     if se is None:
         return decay_ratio(c_h) <= 0.1
     c_h, se = np.asarray(c_h, float), np.asarray(se, float)
     mid, span = c_h.size // 2, c_h[0] - c_h[-1]
     gap = abs(c_h[mid] - c_h[-1]) - 3 * math.hypot(se[mid], se[-1])
-    return span > 0 and gap <= 0.1 * span
+    return bool(span > 3 * math.hypot(se[0], se[-1]) and gap <= 0.1 * span)
 
 
 def lowpass(c, omega, tau):
