@@ -75,10 +75,8 @@ class FixedPoints:
 
     def summary(self) -> dict:
         """The main numbers (strict JSON)."""
-        residual = float(np.max(self.residuals, initial=0.0))
-        return jsonable({"count": self.count, "n_stable": self.n_stable, "n_seeds": self.n_seeds,
-                         "n_converged": self.n_converged, "max_residual": residual,
-                         "status": self.status})  # fmt: skip
+        keys = ("count", "n_stable", "max_residual", "n_seeds", "n_converged", "failure_rate", "status")
+        return jsonable({k: getattr(self, k) for k in keys})
 
     @property
     def failure_rate(self) -> float:

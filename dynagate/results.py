@@ -16,7 +16,7 @@ import numpy as np
 
 
 class Status(enum.StrEnum):
-    """How a solver ended. ``usable``: the value can be used as it is (possibly a "no chaos" answer)."""
+    """How a solver ended; ``meaning`` says it in words."""
 
     CONVERGED = "converged"
     NOT_CONVERGED = "not_converged"
@@ -27,10 +27,6 @@ class Status(enum.StrEnum):
     @property
     def meaning(self) -> str:
         return _MEANING[self]
-
-    @property
-    def usable(self) -> bool:
-        return self in (Status.CONVERGED, Status.NO_CHAOS)
 
     @classmethod
     def _missing_(cls, value):

@@ -8,6 +8,7 @@ imports neither.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -269,3 +270,10 @@ _OPTIONS = {
     "forget_init": _gate_init,
     "update_init": _gate_init,
 }
+
+
+def print_json(obj) -> None:
+    """Print ``obj`` as one line of strict JSON (NaN and inf as null: :func:`dynagate.results.jsonable`)."""
+    from ..results import jsonable  # numpy: not needed for --help
+
+    print(json.dumps(jsonable(obj), allow_nan=False))

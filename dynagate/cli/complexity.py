@@ -3,9 +3,6 @@ with ``--count-sizes`` against fixed points counted in sampled networks."""
 
 from __future__ import annotations
 
-import json
-
-from ..results import jsonable
 from ._common import (
     MODEL_NAMES,
     SET_HELP,
@@ -13,6 +10,7 @@ from ._common import (
     ensemble_from,
     output_args,
     parse_param,
+    print_json,
     save,
     search_options,
     seed_args,
@@ -175,7 +173,7 @@ def run(args) -> int:
     png, nc = save(args, "complexity", fig, ds, result)
 
     if args.json:
-        print(json.dumps(jsonable(result), allow_nan=False))
+        print_json(result)
     else:
         print(f"{args.model} ({cls.__name__}): annealed complexity Sigma (per unit) along {name}")
         head = f"  {name:>10}  {'Sigma':>10}  {'Gaussian':>10}"

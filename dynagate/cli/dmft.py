@@ -3,10 +3,7 @@ simulated network."""
 
 from __future__ import annotations
 
-import json
-
-from ..results import jsonable
-from ._common import busy, network_args, network_from, output_args, save, sets_text
+from ._common import busy, network_args, network_from, output_args, print_json, save, sets_text
 
 
 def add_parser(sub) -> None:
@@ -64,7 +61,7 @@ def run(args) -> int:
         solver = MonteCarlo(Options(n_samples=args.samples))
     with busy(f"solving the DMFT of {args.model}", enabled=not args.json):
         res = dmft(ens, solver=solver, key=jax.random.fold_in(ks, 1))
-    result = {"model": args.model, **res.as_dict(), "units": "per unit time (τ_h = 1)",
+    result = {"model": args.model, **res.summary(), "units": "per unit time (τ_h = 1)",
               "parameters": ens.params()}  # fmt: skip
     data = {
         "c_h": ("tau", res.c_h, {"long_name": "DMFT autocorrelation C_h(τ)"}),
@@ -100,7 +97,7 @@ def run(args) -> int:
     fig.suptitle(type(ens).__name__ + sets_text(args))
     png, nc = save(args, "dmft", fig, ds, result)
     if args.json:
-        print(json.dumps(jsonable(result), allow_nan=False))
+        print_json(result)
     else:
         print(f"{args.model} ({type(ens).__name__}): DMFT by {res.method}, status {res.status}")
         err = lambda k: f" ± {res.stderr[k]:.2g}" if k in res.stderr else ""  # noqa: E731

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
-from ..results import jsonable
-from ._common import busy, network_args, network_from, output_args, save, search_options, seed_args, sets_text
+from ._common import (
+    busy,
+    network_args,
+    network_from,
+    output_args,
+    print_json,
+    save,
+    search_options,
+    seed_args,
+    sets_text,
+)
 
 
 def add_parser(sub) -> None:
@@ -51,12 +58,7 @@ def run(args) -> int:
         "n": args.n,
         "n_state": n_state,
         "seed": args.seed,
-        "count": fp.count,
-        "n_stable": fp.n_stable,
-        "max_residual": fp.max_residual,
-        "n_seeds": fp.n_seeds,
-        "n_converged": fp.n_converged,
-        "failure_rate": fp.failure_rate,
+        **fp.summary(),
         "index_histogram": histogram,
         "scale": args.scale,
         "units": units,
@@ -104,7 +106,7 @@ def run(args) -> int:
     png, nc = save(args, "fixed-points", fig, ds, result)
 
     if args.json:
-        print(json.dumps(jsonable(result), allow_nan=False))
+        print_json(result)
     else:
         hist = ", ".join(f"{i}: {c}" for i, c in enumerate(histogram) if c) or "none"
         print(f"{args.model} ({type(ens).__name__}), N = {args.n}, seed {args.seed}, {n_state} state dims")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from ..results import jsonable
+from ._common import print_json
 
 
 def add_parser(sub) -> None:
@@ -21,7 +19,7 @@ def run(args) -> int:
     info = provenance()
     info["devices"] = [f"{d.platform}:{d.id} ({d.device_kind})" for d in jax.devices()]
     if args.json:
-        print(json.dumps(jsonable(info), allow_nan=False))
+        print_json(info)
     else:
         width = max(map(len, info))
         for k, v in info.items():

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from ..results import Status, jsonable
-from ._common import busy, network_args, network_from, output_args, save, sets_text
+from ..results import Status
+from ._common import busy, network_args, network_from, output_args, print_json, save, sets_text
 
 #: The full spectrum is computed up to this state dimension, else ``DEFAULT_K`` exponents.
 FULL_SPECTRUM_MAX = 64
@@ -112,7 +110,7 @@ def run(args) -> int:
     png, nc = save(args, "lyapunov", fig, ds, result)
 
     if args.json:
-        print(json.dumps(jsonable(result), allow_nan=False))
+        print_json(result)
     else:
         ky = "undetermined (k too small)" if res.kaplan_yorke is None else f"{res.kaplan_yorke:.6g}"
         print(

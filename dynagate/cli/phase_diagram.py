@@ -7,12 +7,10 @@ again resumes from them), ``phase_diagram.nc`` (the dataset) and ``phase_diagram
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-from ..results import jsonable
-from ._common import MODEL_NAMES, SET_HELP, output_args, parse_param, parse_sets
+from ._common import MODEL_NAMES, SET_HELP, output_args, parse_param, parse_sets, print_json
 
 #: Defaults of the simulated layers on the command line (small: a laptop draws an 11 x 11 map in
 #: about a minute; raise --n and --seeds for publication).
@@ -179,7 +177,7 @@ def run(args) -> int:
     save_dataset(ds, nc)
     result = _summary(ds, args, sets, REGIONS) | {"files": [str(png), str(nc), str(store)]}
     if args.json:
-        print(json.dumps(jsonable(result), allow_nan=False))
+        print_json(result)
     else:
         (xn, _), (yn, _) = axes
         print(

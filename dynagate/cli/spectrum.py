@@ -3,10 +3,7 @@ random-matrix prediction from the statistics of its own units."""
 
 from __future__ import annotations
 
-import json
-
-from ..results import jsonable
-from ._common import busy, network_args, network_from, output_args, save, sets_text
+from ._common import busy, network_args, network_from, output_args, print_json, save, sets_text
 
 #: Default distance from 0 (flows) or 1 (maps) within which eigenvalues count as slow.
 SLOW_EPS = 0.05
@@ -158,7 +155,7 @@ def run(args) -> int:
     png, nc = save(args, "spectrum", fig, ds, result)
 
     if args.json:
-        print(json.dumps(jsonable(result), allow_nan=False))
+        print_json(result)
     else:
         sign = "+" if lam.imag >= 0 else "-"
         near = "0" if spec.is_flow else "1"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-from ..results import jsonable
+from ._common import print_json
 
 
 def add_parser(sub) -> None:
@@ -39,7 +38,7 @@ def run(args) -> int:
     path = write_report(rows, args.out, quick=args.quick)
     if args.json:
         out = {"report": str(path), "checks": [dataclasses.asdict(r) for r in rows]}
-        print(json.dumps(jsonable(out), allow_nan=False))
+        print_json(out)
     else:
         for r in rows:
             mark = "pass" if r.passed else "FAIL"

@@ -136,13 +136,10 @@ class DMFTResult:
 
     def summary(self) -> dict:
         """The main numbers (strict JSON: NaN and inf as null)."""
-        return jsonable(self.as_dict())
-
-    def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("delta0", "lambda_max", "relaxation_time", "decay_rate")}
         d |= {"status": self.status, "residual": self.residual, "method": self.method}
         d |= {"message": self.message} if self.message else {}
-        return d | {f"{k}_se": float(v) for k, v in self.stderr.items() if np.ndim(v) == 0}
+        return jsonable(d | {f"{k}_se": float(v) for k, v in self.stderr.items() if np.ndim(v) == 0})
 
 
 def _effective(ensemble) -> tuple[float, float]:

@@ -53,7 +53,7 @@ A knock-out test located it: removing the delta-z coupling in both (``stop_gradi
 sigma_z(z) a in the network's tangent; dropping the term here) gave 0.015 (network) and 0.018 (DMFT), in
 agreement; so the delta-z term was mistreated, not the state. Its weight E[a^2] was 7.8 in the sampled
 paths against 0.21 in the network, and the paths had cov(h, eta_h) = -1.9: the exponential integrator of
-:func:`_relax` had the sign of its force term reversed, so h relaxed towards -(eta_h + b). The state
+:func:`_periodic` had the sign of its force term reversed, so h relaxed towards -(eta_h + b). The state
 statistics at zero input are blind to it (the law of eta_h is symmetric, so h -> -h leaves C_h, C_phi
 unchanged; with an input the mean came out -mu_b), and so is the alpha_z = 0 tangent (sigma_z' = 0,
 and the tangent covariances are even); only a = -h + eta_h + b, about 2 eta_h instead of a small residual,
@@ -108,39 +108,31 @@ def circular_autocov(x):
     return jnp.fft.irfft(jnp.mean(f.real**2 + f.imag**2, axis=0), n=n) / n
 
 
-def _relax(rate, force, x0, dt):
-    """Integrate dx/dt = -rate x + force around the grid (rate, force: (n, m)) with both frozen at their
-    step midpoints (exact for constant coefficients, second order); returns x on the grid and at the end."""
+def _periodic(rate, force, dt):
+    """The periodic solution of dx/dt = -rate x + force around the grid (rate, force: (n, m)), both frozen
+    at their step midpoints (exact for constant coefficients, second order): x <- x e^y + f dt phi_1(y),
+    y = -r dt, phi_1(y) = (e^y - 1) / y. One lap from 0 gives x_k^0 and x(T) = Q; the step is linear, so a
+    start x0 gives x_k = x_k^0 + A_k x0, A_k = exp(-dt sum_{j<k} r_j), and the periodic start is
+    x0 = Q / (1 - A_n). (Two laps from an arbitrary x0 would leave a slow unit, sum rate dt ~ 1,
+    remembering its start.)"""
+    r = 0.5 * (rate + jnp.roll(rate, -1, 0))
+    y = -r * dt
+    phi1 = jnp.where(jnp.abs(y) < 1e-8, 1.0 + 0.5 * y, jnp.expm1(y) / jnp.where(y == 0, 1.0, y))
+    drive = 0.5 * (force + jnp.roll(force, -1, 0)) * dt * phi1
 
     def step(x, k):
-        r, f = 0.5 * (k[0] + k[2]), 0.5 * (k[1] + k[3])
-        y = -r * dt  # x <- x e^y + f dt phi_1(y), phi_1(y) = (e^y - 1) / y (= 1 at y = 0)
-        phi1 = jnp.where(jnp.abs(y) < 1e-8, 1.0 + 0.5 * y, jnp.expm1(y) / jnp.where(y == 0, 1.0, y))
-        x = x * jnp.exp(y) + f * dt * phi1
-        return x, x
+        return x * k[0] + k[1], x
 
-    nxt = (jnp.roll(rate, -1, 0), jnp.roll(force, -1, 0))
-    x_end, xs = jax.lax.scan(step, x0, (rate, force, *nxt))
-    return jnp.roll(xs, 1, 0).at[0].set(x0), x_end
-
-
-def _periodic(rate, force, dt):
-    """The exact periodic solution of the discretised equation. One lap from 0 gives x_k^0 and x(T) = Q; the
-    equation is linear, so a start x0 gives x_k = x_k^0 + A_k x0, A_k = exp(-dt sum_{j<k} rate_j) (the
-    step-midpoint rates), and the periodic start is x0 = Q / (1 - A_n). (Two laps from an arbitrary x0
-    would leave a slow unit, sum rate dt ~ 1, remembering its start.)"""
-    xs, q = _relax(rate, force, jnp.zeros(force.shape[1:], force.dtype), dt)
-    mid = 0.5 * (rate + jnp.roll(rate, -1, 0))
-    total = jnp.cumsum(mid, axis=0)
-    decay = jnp.exp(-dt * (total - mid))
-    return xs + decay * (q / (1.0 - jnp.exp(-dt * total[-1])))
+    q, xs = jax.lax.scan(step, jnp.zeros(force.shape[1:], force.dtype), (jnp.exp(y), drive))
+    total = jnp.cumsum(r, axis=0)
+    return xs + jnp.exp(-dt * (total - r)) * (q / (1.0 - jnp.exp(-dt * total[-1])))
 
 
 def _lowpass_transfer(omega, tau, lam=0.0):
     """The periodic solution of tau (x_f' + lam x_f) = -x_f + x as a filter: 1 / (1 + lam tau + i omega tau)
     on the real-FFT frequencies (the first n // 2 + 1 entries of ``omega``, made non-negative)."""
     w = jnp.abs(omega[: omega.shape[0] // 2 + 1])
-    return 1.0 / jax.lax.complex(1.0 + lam * tau + 0.0 * w, w * tau)
+    return 1.0 / jax.lax.complex(jnp.full_like(w, 1.0 + lam * tau), w * tau)
 
 
 def _gates_r(p) -> bool:
