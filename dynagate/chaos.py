@@ -176,7 +176,7 @@ def _stored_sample(store, name: str, settings: dict, make) -> ChaosSample:
     return sample
 
 
-def simulate_slowing(base, alpha_z, *, n: int, seeds: int, key, t_obs: float = 1000.0,
+def simulate_slowing(base, alpha_z, *, n: int, seeds: int, key, t_obs: float = 2000.0,
                      t_frame: float = 600.0, snapshots: int = 0, store=None, progress=None):  # fmt: skip
     """``seeds`` networks of ``n`` units of ``base`` (a GatedRNN) at each update-gate sensitivity in
     ``alpha_z``: {alpha_z: [ChaosSample]}, C_h on lags up to t_obs / 4. Each network's key is ``key`` folded
@@ -198,12 +198,13 @@ def simulate_slowing(base, alpha_z, *, n: int, seeds: int, key, t_obs: float = 1
 
 
 def slowing_scan(base, alpha_z_theory, alpha_z_sim, *, n: int, seeds: int, key, snapshots: int = 0,
-                 eps: float = 0.05, t_obs: float = 1000.0, t_frame: float = 600.0, store=None,
+                 eps: float = 0.05, t_obs: float = 2000.0, t_frame: float = 600.0, store=None,
                  progress=None):  # fmt: skip
     """The DMFT and simulated networks of ``base`` (a GatedRNN) over the update-gate sensitivity alpha_z:
     the theory at ``alpha_z_theory`` (Monte-Carlo DMFT, default options), ``seeds`` networks of ``n`` units
     at each of ``alpha_z_sim`` (:func:`simulate_slowing`: frame burn-in ``t_frame``, observation ``t_obs``,
-    long against the relaxation times of up to ~60 the DMFT gives here; ``store`` keeps each network).
+    15 times the e-folding time of ~130 the DMFT gives at alpha_z = 5, beta_z = 0; ``store`` keeps each
+    network).
     Returns an xarray Dataset (theory and per-network variables, the comparison per simulated alpha_z, the
     parameters in the attributes)."""
     import xarray as xr

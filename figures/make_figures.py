@@ -39,7 +39,7 @@ FIGURES = {
 SCANS = {
     "gated_slowing": {"base": dg.GatedRNN(g_h=4.0), "alpha_z_theory": [0, 1, 2, 3, 4, 5],
                       "alpha_z_sim": [0, 2, 5], "n": 1000, "seeds": 3, "key": jax.random.PRNGKey(2026),
-                      "snapshots": 2, "t_obs": 2000.0, "t_frame": 600.0,
+                      "snapshots": 2,
                       "store": "out/figures/gated_slowing/networks"},
 }  # fmt: skip
 
