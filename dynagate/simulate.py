@@ -200,19 +200,29 @@ def _check_finite(traj: Trajectory) -> None:
         )
 
 
-def autocorrelation(system: System, state0, *, t_obs: float, dt: float = 0.05, every: int = 5,
+def autocorrelation(system: System, state0, *, t_obs: float, dt: float | None = None,
+                    every: int | None = None,
                     max_lag: float | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """C_h(tau) = <h_i(t) h_i(t + tau)> of a flow network, averaged over units and over ``t_obs`` time units
-    from ``state0`` (start from a relaxed state), on lags 0, every*dt, ... up to ``max_lag`` (default
-    t_obs / 4). No time mean is subtracted: in the random ensembles <h> is the bias mean, and a mean over a
-    finite window would bias C_h down by about 2 x correlation time / t_obs. Returns (lags, C_h)."""
-    if not system.is_flow:
-        raise InputError("autocorrelation is for flows (continuous-time networks)")
+    """C_h(tau) = <h_i(t) h_i(t + tau)> of a network, averaged over units and over ``t_obs`` from ``state0``
+    (start from a relaxed state), on lags 0, every*dt, ... up to ``max_lag`` (default t_obs / 4). Flows:
+    times in units of tau_h, step ``dt`` (default 0.05), ``every`` 5 steps by default; maps: times in steps
+    (``dt`` must be None), every step by default. No time mean is subtracted: in the random ensembles <h> is
+    the bias mean, and a mean over a finite window would bias C_h down by about 2 x correlation time / t_obs.
+    Returns (lags, C_h)."""
     check_param("autocorrelation", "t_obs", t_obs, positive=True)
+    if system.is_flow:
+        dt = 0.05 if dt is None else dt
+        every = 5 if every is None else every
+    elif dt is not None:
+        raise InputError("autocorrelation: dt is only for flows (a map advances one step at a time)")
+    else:
+        every = 1 if every is None else every
+    step = 1.0 if dt is None else dt
     n = system.Jh.shape[0] if hasattr(system, "Jh") else system.n_state  # gated: h is the first block
-    h = np.asarray(simulate(system, state0, steps=round(t_obs / dt), dt=dt, save_every=every).states)[:, :n]
-    n_lag = int((t_obs / 4 if max_lag is None else max_lag) / (dt * every)) + 1
+    traj = simulate(system, state0, steps=round(t_obs / step), dt=dt, save_every=every)
+    h = np.asarray(traj.states)[:, :n]
+    n_lag = int((t_obs / 4 if max_lag is None else max_lag) / (step * every)) + 1
     if n_lag >= h.shape[0]:
         raise InputError(f"max_lag must be below t_obs = {t_obs}")
     c = np.array([np.mean(h[: h.shape[0] - k] * h[k:]) for k in range(n_lag)])
-    return np.arange(n_lag) * dt * every, c
+    return np.arange(n_lag) * step * every, c

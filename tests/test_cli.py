@@ -1,6 +1,7 @@
 """The ``dynagate`` command line, run in-process (``main([...])``) and once as a subprocess."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -461,6 +462,26 @@ def test_dmft_gated_with_simulation(tmp_path, capsys):
     ds = load_dataset(tmp_path / "dmft.nc")
     assert ds["c_h_simulated"].values[0] == pytest.approx(out["simulated_delta0"])
     assert "c_r" in ds and ds["tau"].attrs["units"] == "time units τ_h"
+
+
+def test_dmft_vanilla_map_per_step_with_simulation(tmp_path, capsys):
+    # the Euler map at delta = 1 (Molgedey, Schuchhardt & Schuster 1992): Delta0 = g^2 <phi^2>_{Delta0} and
+    # lambda_max = 0.5 ln(g^2 <phi'^2>_{Delta0}) per step, here through --solver euler-map; --simulate runs a
+    # map network (lags in steps; at delta = 1, C_h(1) is ~0, so C_h is a step of height Delta0)
+    argv = ["dmft", "vanilla", "--set", "delta=1", "--set", "g=2", "--solver", "euler-map", "--simulate",
+            "--n", "300", "--t-sim", "400", "--out", str(tmp_path), "--json"]  # fmt: skip
+    out = run_json(capsys, argv)
+    assert out["method"] == "euler_map" and out["units"] == "per step" and out["status"] == "converged"
+    d0 = out["delta0"]
+    x, w = np.polynomial.hermite_e.hermegauss(200)  # independent quadrature: E f(sqrt(d0) x), x ~ N(0, 1)
+    mean = lambda f: float(np.sum(w * f(math.sqrt(d0) * x)) / np.sum(w))  # noqa: E731
+    phi2, dphi2 = mean(lambda h: np.tanh(h) ** 2), mean(lambda h: (1 - np.tanh(h) ** 2) ** 2)
+    assert d0 == pytest.approx(4 * phi2, rel=1e-8)
+    assert out["lambda_max"] == pytest.approx(0.5 * math.log(4 * dphi2), rel=1e-6)
+    assert out["simulated_delta0"] == pytest.approx(d0, rel=0.1)
+    ds = load_dataset(tmp_path / "dmft.nc")
+    assert ds["tau"].attrs["units"] == "steps" and ds["lag"].values[1] == 1.0
+    assert abs(ds["c_h_simulated"].values[1]) < 0.1 * d0
 
 
 def test_dmft_no_chaos_and_bad_input(tmp_path, capsys):

@@ -60,6 +60,39 @@ def test_theory_rate_is_the_zero_fixed_point_decay():
     np.testing.assert_allclose(ds.rate_low, expected, atol=1e-9)
 
 
+def test_vanilla_map_theory_layers():
+    # the Euler map h <- (1 - delta) h + delta (J phi(h) + b) has the flow's fixed points; at the zero one the
+    # Jacobian's support is the disk of radius delta g about 1 - delta: rate ln(1 - delta + delta g) per step,
+    # unstable iff g > 1 for every delta (the flow's F(0) = g^2)
+    deltas, gs = np.array([0.5, 1.0]), np.array([0.6, 0.9, 1.5, 2.0])
+    ens = dg.VanillaRNN(delta=0.5)
+    assert phase.has_theory(ens)
+    ds = phase.phase_diagram(ens, x=("delta", deltas), y=("g", gs))
+    np.testing.assert_allclose(ds.rate_low[:2], np.log(1 - deltas + deltas * gs[:2, None]), atol=1e-9)
+    np.testing.assert_allclose(ds.f0_low[:2], np.broadcast_to(gs[:2, None] ** 2, (2, 2)), rtol=1e-9)
+    np.testing.assert_allclose(ds.line_stability, 1.0, atol=0.6 / 2**8)
+    assert np.array_equal(np.asarray(ds.region_theory)[:, 0], [phase.STABLE, phase.STABLE, phase.CHAOTIC,
+                                                               phase.CHAOTIC])  # fmt: skip
+
+
+@pytest.mark.slow
+def test_vanilla_map_dmft_column():
+    # the DMFT column of the map is the Euler-map DMFT's chaotic solution, which sets in at g = 1 (no
+    # input): its line within the bisection step (0.6 / 2^4) of 1, plus the 2% the iteration budget leaves
+    # near a continuous onset (dynagate.phase.theory._map_column); lambda_max per step as EulerMap gives it
+    from dynagate.meanfield.euler_map import EulerMap
+
+    deltas, gs = np.array([0.5, 1.0]), np.array([0.6, 0.9, 1.5, 2.0])
+    ens = dg.VanillaRNN(delta=0.5)
+    ds = phase.phase_diagram(ens, x=("delta", deltas), y=("g", gs), dmft=True)
+    np.testing.assert_allclose(ds.line_dmft, 1.0, atol=0.6 / 2**4 + 0.02)
+    lam = ds.lambda_dmft.values
+    assert np.all(np.isnan(lam[:2])) and ds.lambda_dmft.attrs["units"] == "per step"
+    for j, d in enumerate(deltas):
+        ref = EulerMap()(ens.replace(g=2.0, delta=float(d))).lambda_max
+        assert lam[-1, j] == pytest.approx(ref, rel=1e-6) and 0 < lam[2, j] < lam[3, j]
+
+
 def test_simulated_decay_rate_matches_theory():
     # from a small state a stable network relaxes at the rightmost eigenvalue of its Jacobian; at N = 200
     # the edge of the disk fluctuates by O(N^-1/2) of its radius (here ~0.02), the estimate by its stderr

@@ -10,14 +10,15 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "dmft",
         help="dynamical mean-field theory of the chaotic state (C_h, Delta0, lambda_max)",
-        description="Solve the DMFT of the vanilla flow or the gated RNN: the stationary autocorrelation "
-        "C_h(tau), Delta0 = C_h(0), the relaxation time and the two-replica lambda_max (per unit time). "
-        "The solver is chosen by the parameters (SCS potential method, the closed alpha_z = 0 equation, "
-        "or sampled single-site paths for alpha_z != 0) unless --solver names one. With --simulate, a "
+        description="Solve the DMFT of the vanilla RNN (flow, or the Euler map with --set delta=...) or the "
+        "gated RNN: the stationary autocorrelation C_h(tau), Delta0 = C_h(0), the relaxation time and the "
+        "two-replica lambda_max (per unit time for flows, per step for the map). The solver is chosen by "
+        "the parameters (SCS potential method, the closed alpha_z = 0 equation, sampled single-site paths "
+        "for alpha_z != 0, the Euler-map DMFT for the map) unless --solver names one. With --simulate, a "
         "network of size N is simulated and its autocorrelation drawn over the theory.",
     )
     network_args(p, n=1000)
-    p.add_argument("--solver", choices=("auto", "scs", "closed", "montecarlo"), default="auto",
+    p.add_argument("--solver", choices=("auto", "scs", "closed", "montecarlo", "euler-map"), default="auto",
                    help="DMFT solver (default: chosen by the parameters)")  # fmt: skip
     p.add_argument("--samples", type=int, default=None,
                    help="paths per iteration of the Monte-Carlo solver (default 500)")  # fmt: skip
@@ -26,7 +27,8 @@ def add_parser(sub) -> None:
         "--t-sim",
         type=float,
         default=400.0,
-        help="simulated time for the autocorrelation, after a 200-unit transient (default 400)",
+        help="simulated time for the autocorrelation, after a 200-unit transient (default 400; steps for the "
+        "map, after 4000 steps)",
     )
     output_args(p, "out/dmft")
     p.set_defaults(run=run)
@@ -41,10 +43,11 @@ def run(args) -> int:
     from matplotlib.figure import Figure
 
     from ..chaos import autocorrelation_gap
-    from ..errors import InputError, check_size
+    from ..errors import check_param, check_size
     from ..io import provenance
     from ..meanfield import dmft
     from ..meanfield.dmft import SCS, Closed, MonteCarlo
+    from ..meanfield.euler_map import EulerMap
     from ..meanfield.montecarlo import Options
     from ..plotting import plot_dmft
     from ..simulate import autocorrelation
@@ -56,13 +59,15 @@ def run(args) -> int:
     solver = {
         "auto": None, "scs": SCS(), "closed": Closed(),
         "montecarlo": MonteCarlo(Options(n_samples=args.samples or Options.n_samples)),
+        "euler-map": EulerMap(),
     }[args.solver]  # fmt: skip
+    check_param("dmft", "--t-sim", args.t_sim, positive=True)
     if args.solver == "auto" and args.samples is not None:
         solver = MonteCarlo(Options(n_samples=args.samples))
     with busy(f"solving the DMFT of {args.model}", enabled=not args.json):
         res = dmft(ens, solver=solver, key=jax.random.fold_in(ks, 1))
-    result = {"model": args.model, **res.summary(), "units": "per unit time (τ_h = 1)",
-              "parameters": ens.params()}  # fmt: skip
+    units = "per unit time (τ_h = 1)" if net.is_flow else "per step"
+    result = {"model": args.model, **res.summary(), "units": units, "parameters": ens.params()}
     data = {
         "c_h": ("tau", res.c_h, {"long_name": "DMFT autocorrelation C_h(τ)"}),
     }
@@ -73,20 +78,19 @@ def run(args) -> int:
         data["c_h_stderr"] = ("tau", se, {"long_name": "standard error of C_h"})
     simulated = None
     if args.simulate:
-        if not net.is_flow:
-            raise InputError("dmft --simulate needs a flow network")
         ks1, ks2 = jax.random.split(ks)
         with busy(f"simulating {args.model}, N = {args.n}", enabled=not args.json):
-            s0 = relaxed_state(net, key=ks1, steps=4000, dt=0.05)
+            s0 = relaxed_state(net, key=ks1, steps=4000, dt=0.05 if net.is_flow else None)
             simulated = autocorrelation(net, s0, t_obs=args.t_sim)
         lags, c_sim = simulated
         rms = autocorrelation_gap(res, lags, c_sim)
         result |= {"simulated_delta0": float(c_sim[0]), "rms_gap": rms, "n": args.n, "seed": args.seed,
                    "t_sim": args.t_sim}  # fmt: skip
         data["c_h_simulated"] = ("lag", c_sim, {"long_name": f"simulated C_h(τ), N = {args.n}"})
-    coords = {"tau": ("tau", res.tau, {"units": "time units τ_h"})}
+    lag_units = "time units τ_h" if net.is_flow else "steps"
+    coords = {"tau": ("tau", res.tau, {"units": lag_units})}
     if simulated is not None:
-        coords["lag"] = ("lag", simulated[0], {"units": "time units τ_h"})
+        coords["lag"] = ("lag", simulated[0], {"units": lag_units})
     ds = xr.Dataset(data, coords=coords, attrs=provenance(
         command="dmft", model=args.model, ensemble=type(ens).__name__, parameters=result["parameters"],
         **{k: v for k, v in result.items() if k not in ("model", "parameters")},
@@ -102,8 +106,8 @@ def run(args) -> int:
         print(f"{args.model} ({type(ens).__name__}): DMFT by {res.method}, status {res.status}")
         err = lambda k: f" ± {res.stderr[k]:.2g}" if k in res.stderr else ""  # noqa: E731
         print(f"  Delta0 = C_h(0)       {res.delta0:.6g}{err('delta0')}")
-        print(f"  lambda_max            {res.lambda_max:.6g}{err('lambda_max')}  (per unit time)")
-        print(f"  relaxation time       {res.relaxation_time:.6g}  (time units)")
+        print(f"  lambda_max            {res.lambda_max:.6g}{err('lambda_max')}  ({units})")
+        print(f"  relaxation time       {res.relaxation_time:.6g}  ({lag_units})")
         if simulated is not None:
             print(f"  simulated C_h(0)      {result['simulated_delta0']:.6g}  (N = {args.n})")
             print(f"  RMS gap / Delta0      {result['rms_gap']:.4g}  (tau up to 5 relaxation times)")

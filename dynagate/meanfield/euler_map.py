@@ -236,14 +236,17 @@ def decay_rate(sol: dict) -> float:
 def fixed_point_rate(ensemble) -> tuple[float, float, float]:
     """(lambda per step, Delta_h, mean of h) at the stable static fixed point (the static mean field's
     largest stable branch): lambda = ln(1 - delta + delta g sqrt(<phi'^2>)), the spectral radius of the
-    map's Jacobian there (module doc)."""
+    map's Jacobian there (module doc). Where no branch is strictly stable (at the transition, where the
+    zero branch is marginal), the smallest branch: its lambda is then >= 0 (0 at the marginal point)."""
     from .static import static
 
     delta = _check(ensemble)
     st = static(ensemble)
     ok = np.flatnonzero(np.asarray(st.valid & st.stable))
     if ok.size == 0:
-        raise InputError(f"no stable static mean-field solution for {ensemble!r}")
+        ok = np.flatnonzero(np.asarray(st.valid))[:1]
+    if ok.size == 0:
+        raise InputError(f"no static mean-field solution for {ensemble!r}")
     d0, m = float(st.delta_h[ok[-1]]), float(st.mean_h[ok[-1]])
     dphi2 = float(gauss_corr(tanh_prime, jnp.asarray(d0), d0, m))  # C_phi'(c0; c0) = <phi'^2>
     return math.log(1.0 - delta + delta * float(ensemble.g) * math.sqrt(dphi2)), d0, m
@@ -257,7 +260,7 @@ def _result(ensemble, sol: dict, tol: float) -> DMFTResult:
                           "euler_map", message="the C_h iteration diverged")  # fmt: skip
     if _is_static(c_h):
         lam, d0, m = fixed_point_rate(ensemble)
-        if lam >= 0.0:  # g^2 <phi'^2> > 1: a chaotic solution exists, but the iteration missed it
+        if lam > 1e-9:  # g^2 <phi'^2> > 1: a chaotic solution exists, but the iteration missed it
             msg = (
                 f"the iteration settled on the unstable static solution (the fixed point grows at {lam:.3g} "
                 "per step): near the transition C_h decays slowly; pass EulerMap(max_lag=...) larger than "
@@ -317,7 +320,7 @@ class EulerMap:
         sol = solve(ensemble, max_lag=max_lag, tol=self.tol, max_iter=self.max_iter)
         for _ in range(3 if self.max_lag is None else 0):
             c = sol["c_h"][: max_lag + 1]
-            if decayed(c) or (_is_static(c) and fixed_point_rate(ensemble)[0] < 0.0):
+            if decayed(c) or (_is_static(c) and fixed_point_rate(ensemble)[0] <= 1e-9):
                 break
             # C_h has not decayed by L, or the iteration settled on an unstable static solution: near the
             # transition C_h decays slowly and does not fit the grid. Grow it towards 20 decay lengths (as the

@@ -133,7 +133,7 @@ def phase_diagram(
         raise InputError("nothing to compute: theory=False and no simulation")
     dmft = bool(dmft and theory)
     if dmft and not has_theory(ensemble):
-        raise InputError(f"the DMFT layer is for the vanilla flow and the gated RNN, not {cls.__name__}")
+        raise InputError(f"the DMFT layer is for the vanilla RNN and the gated RNN, not {cls.__name__}")
     if simulate is not None:
         if not isinstance(simulate, Simulation):
             raise InputError(f"simulate must be a Simulation(...) or None, got {type(simulate).__name__}")
@@ -169,12 +169,12 @@ def phase_diagram(
         cols = sweep.run(_DmftTask(ensemble, (xn, tuple(xv)), (yn, tuple(yv))), xv.size, dspec, chunk=1,
                          store=folder and folder / "dmft", fingerprint=_fingerprint(params | {"dmft": True}),
                          client=client, progress=progress, description="DMFT columns")  # fmt: skip
-        _add_dmft(ds, cols, xn, yn, marginal)
+        _add_dmft(ds, cols, xn, yn, marginal, is_flow)
     return ds
 
 
-def _add_dmft(ds, cols: dict, xn: str, yn: str, marginal: float) -> None:
-    units = "per unit time (tau_h = 1)"
+def _add_dmft(ds, cols: dict, xn: str, yn: str, marginal: float, is_flow: bool) -> None:
+    units = "per unit time (tau_h = 1)" if is_flow else "per step"
     lam = cols["lambda_dmft"].T
     ds["lambda_dmft"] = ((yn, xn), lam, {"long_name": "DMFT lambda_max of the chaotic solution (NaN: none)",
                                          "units": units})  # fmt: skip
@@ -195,7 +195,8 @@ _LONG = {
     "delta_h": ("Var h of the largest static mean-field solution", ""),
     "f0_low": ("F(0) at the smallest static solution (fixed points unstable iff > 1)", ""),
     "f0_high": ("F(0) at the largest static solution (fixed points unstable iff > 1)", ""),
-    "rate_low": ("rightmost Jacobian eigenvalue at the smallest static solution (theory)", "rate"),
+    "rate_low": ("theory decay rate at the smallest static solution: rightmost Jacobian eigenvalue (flows), "
+                 "ln spectral radius (maps)", "rate"),
     "slow_theory": ("predicted slow-mode fraction at the smallest static solution", ""),
     "lambda_small": ("leading Lyapunov exponent from small initial states", "rate"),
     "lambda_large": ("leading Lyapunov exponent from large initial states", "rate"),

@@ -1,8 +1,8 @@
 r"""The theory layers of a phase diagram: the static mean field and the RMT stability of its fixed points
 at each grid point, the theory lines, and the DMFT chaotic solution along a column.
 
-**Per point** (:func:`theory_point`; the vanilla and gated RNN from the static mean field, the GRU and
-LSTM from the zero state only):
+**Per point** (:func:`theory_point`; the vanilla flow and map and the gated RNN from the static mean
+field, the GRU and LSTM from the zero state only):
 
 * the static mean-field branches (:func:`dynagate.meanfield.static`): their number and the largest
   variance ``delta_h`` (more than one branch below the zero-state threshold is the subcritical,
@@ -13,6 +13,13 @@ LSTM from the zero state only):
   the state a small perturbation relaxes to; ``f0_high`` for the largest); ``rate_low`` is the
   rightmost point of the support at the smallest branch (the decay rate seen from small initial states);
 * the predicted slow-mode fraction at the smallest branch (eigenvalues within ``eps`` of 0).
+
+The vanilla Euler map h <- (1 - delta) h + delta (J phi(h) + b) has the flow's fixed points, so the flow's
+static branches; its Jacobian at one is I + delta J_flow, whose support (a disk of radius delta rho about
+1 - delta, where the flow's is the disk of radius rho about -1) lies inside the unit circle iff rho < 1,
+i.e. iff the flow's F(0) = rho^2 < 1: ``f0_low``/``f0_high`` and the lines are the flow's, while
+``rate_low`` is ln(spectral radius) per step and the slow fraction is the map's (eigenvalues within
+``eps`` of 1).
 
 A stable branch (F(0) < 1) is a stable fixed point, a branch with F(0) > 1 a family of unstable ones;
 the region follows (:func:`dynagate.phase.regions.theory_region`).
@@ -46,8 +53,17 @@ from .regions import theory_region
 
 
 def has_theory(ensemble) -> bool:
-    """Whether the static mean field applies: the gated RNN and the vanilla flow."""
-    return isinstance(ensemble, GatedRNN) or (isinstance(ensemble, VanillaRNN) and ensemble.delta is None)
+    """Whether the static mean field applies: the gated RNN and the vanilla flow and map."""
+    return isinstance(ensemble, (GatedRNN, VanillaRNN))
+
+
+def _is_map(ensemble) -> bool:
+    return isinstance(ensemble, VanillaRNN) and ensemble.delta is not None
+
+
+def _flow(ensemble):
+    """The flow with the same fixed points and (module doc) the same stability criterion F(0) < 1."""
+    return ensemble.replace(delta=None) if _is_map(ensemble) else ensemble
 
 
 THEORY_SPEC = {
@@ -70,17 +86,23 @@ def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
         if branches.size == 0:  # cannot happen (RHS(0) >= 0 and RHS <= D_max); kept as a guard
             raise InputError(f"no static mean-field solution found for {ensemble!r}")
         lo, hi = int(branches[0]), int(branches[-1])
-        st_lo = rmt.structure(ensemble, branch_stats(ensemble, sol, lo))
-        st_hi = st_lo if hi == lo else rmt.structure(ensemble, branch_stats(ensemble, sol, hi))
+        flow = _flow(ensemble)
+        st_lo = rmt.structure(flow, branch_stats(flow, sol, lo))
+        st_hi = st_lo if hi == lo else rmt.structure(flow, branch_stats(flow, sol, hi))
         f0 = [float(_f0(s)) for s in (st_lo, st_hi)]
         f0_unstable = [f > 1.0 for f in f0]
-        rate = float(rmt.rightmost(st_lo))
-        slow = float(rmt.slow_fraction(st_lo, eps))
+        if _is_map(ensemble):
+            st_map = rmt.structure(ensemble, branch_stats(ensemble, sol, lo))
+            rate = float(np.log(max(float(rmt.support(st_map).radius), 1e-300)))
+            slow = float(rmt.slow_fraction(st_map, eps))
+        else:
+            rate = float(rmt.rightmost(st_lo))
+            slow = float(rmt.slow_fraction(st_lo, eps))
         stable_any = not f0_unstable[0] or not f0_unstable[1]
         unstable_any = f0_unstable[0] or f0_unstable[1]
         out = {"branches": branches.size, "delta_h": float(sol.delta_h[hi]), "f0_low": f0[0],
                "f0_high": f0[1], "rate_low": rate, "slow_theory": slow}  # fmt: skip
-    else:  # GRU, LSTM, vanilla map: the zero state only
+    else:  # GRU, LSTM: the zero state only
         st = rmt.structure(ensemble, rmt.zero_state_stats(ensemble))
         sup = rmt.support(st)
         rate = float(sup.rightmost) if st.is_flow else float(np.log(max(float(sup.radius), 1e-300)))
@@ -99,9 +121,10 @@ def _f0(st):
 
 
 def _f0_low(ensemble) -> float:
-    sol = static(ensemble)
+    flow = _flow(ensemble)
+    sol = static(flow)
     lo = int(np.flatnonzero(np.asarray(sol.valid))[0])
-    return float(_f0(structure(ensemble, branch_stats(ensemble, sol, lo))))
+    return float(_f0(structure(flow, branch_stats(flow, sol, lo))))
 
 
 def _n_branches(ensemble) -> int:
@@ -160,8 +183,11 @@ def dmft_column(ensemble, y: tuple, *, iters: int = 6, tol: float = 1e-9, max_it
     ``iters`` bisection steps (NaN if the column has no chaotic solution at its top; y[0] if it never
     ends). The closed alpha_z = 0 equation (:mod:`dynagate.meanfield.closed`) is solved; an update
     gate (alpha_z) changes time scales and is set to 0 here, which does not move the boundary of the
-    static (z-independent) solutions but is an approximation for the chaotic one."""
+    static (z-independent) solutions but is an approximation for the chaotic one. The vanilla map's columns
+    are solved by :class:`~dynagate.meanfield.euler_map.EulerMap` (lambda_max per step)."""
     yn, yv = y
+    if _is_map(ensemble):
+        return _map_column(ensemble, y, iters=min(iters, 4), tol=max(tol, 1e-8))
     base = ensemble.replace(alpha_z=0.0) if isinstance(ensemble, GatedRNN) else ensemble
     p = closed._params(base)
     t_max = 60.0 / p["sz0"]
@@ -192,6 +218,37 @@ def dmft_column(ensemble, y: tuple, *, iters: int = 6, tol: float = 1e-9, max_it
         prev = sol
     else:
         line = yv[0] if prev is not None else np.nan
+    return {"lambda_dmft": lam, "delta0_dmft": d0, "line_dmft": line}
+
+
+def _map_column(ensemble, y: tuple, *, iters: int, tol: float) -> dict:
+    """:func:`dmft_column` for the vanilla map: the Euler-map DMFT at each y (top down), a chaotic solution
+    where it converges (residual below ``tol`` within 1000 iterations) with C_h decaying (status
+    ``converged``); the line bisected as there. Within about 2% of a continuous onset C_h decays too slowly
+    for that budget, so the stretch (and ``line_dmft``) ends a little above the onset."""
+    from ..meanfield.euler_map import EulerMap
+
+    yn, yv = y
+
+    def solve(v):
+        r = EulerMap(tol=tol, max_iter=1000)(ensemble.replace(**{yn: float(v)}))
+        return r if r.status == "converged" else None
+
+    lam, d0 = np.full(len(yv), np.nan), np.full(len(yv), np.nan)
+    line = np.nan
+    for j in range(len(yv) - 1, -1, -1):
+        r = solve(yv[j])
+        if r is None:
+            if j < len(yv) - 1:  # the chaotic stretch from the top ends between y[j] and y[j + 1]
+                lo, hi = yv[j], yv[j + 1]
+                for _ in range(iters):
+                    mid = 0.5 * (lo + hi)
+                    lo, hi = (lo, mid) if solve(mid) is not None else (mid, hi)
+                line = 0.5 * (lo + hi)
+            break
+        lam[j], d0[j] = r.lambda_max, r.delta0
+    else:
+        line = yv[0]
     return {"lambda_dmft": lam, "delta0_dmft": d0, "line_dmft": line}
 
 
