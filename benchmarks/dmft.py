@@ -116,8 +116,11 @@ def main():
 
     # (3) Monte Carlo
     opts = Options(n_burn=10, n_average=30, n_tangent=30) if a.quick else Options()
-    sets = [{"g_h": 6.0, "alpha_z": 3.0, "alpha_r": 3.0, "beta_z": -2.0}, {"g_h": 4.0, "alpha_z": 2.0},
-            {"g_h": 4.0, "alpha_z": 5.0}]
+    sets = [
+        {"g_h": 6.0, "alpha_z": 3.0, "alpha_r": 3.0, "beta_z": -2.0},
+        {"g_h": 4.0, "alpha_z": 2.0},
+        {"g_h": 4.0, "alpha_z": 5.0},
+    ]
     for ens in (dg.GatedRNN(**kw) for kw in sets):
         t0 = time.perf_counter()
         m = MonteCarlo(opts)(ens, jax.random.PRNGKey(0))

@@ -34,7 +34,9 @@ def timed(f):
 def simulated(n, num, seeds=2, **kwargs):
     sim = phase.Simulation(n=n, seeds=seeds)
     axes = {"x": ("alpha_r", np.linspace(0.0, 10.0, num)), "y": ("g_h", np.linspace(1.5, 2.5, num))}
-    return lambda: phase.phase_diagram(dg.GatedRNN(), **axes, theory=False, simulate=sim, **kwargs)
+    return lambda: phase.phase_diagram(
+        dg.GatedRNN(), **axes, theory=False, simulate=sim, key=jax.random.PRNGKey(0), **kwargs
+    )
 
 
 def main():

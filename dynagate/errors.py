@@ -70,3 +70,14 @@ def _fmt(value) -> str:
         return "nan" if math.isnan(f) else repr(f)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def check_key(owner: str, key):
+    """A PRNG key: ``jax.random.PRNGKey(n)`` (two uint32 words) or a typed ``jax.random.key(n)``, returned
+    as raw key data. An integer or any other value is an InputError naming the spelling to use."""
+    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    arr = np.asarray(key) if isinstance(key, (jax.Array, np.ndarray)) else None
+    if arr is None or arr.dtype != np.uint32 or arr.shape != (2,):
+        raise InputError(f"{owner}: key must be a PRNG key such as jax.random.PRNGKey(0), got {key!r}")
+    return key

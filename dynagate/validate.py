@@ -137,7 +137,8 @@ def _zero_fp_decay(quick: bool, out: Path) -> Check:
 
     n = 100 if quick else 400
     sim = Simulation(n=n, seeds=2, t_burn=20.0, t_obs=40.0, spectra=False)
-    ds = phase_diagram(GatedRNN(), x=("alpha_r", [0.0, 4.0]), y=("g_h", [1.2, 1.6]), simulate=sim)
+    ds = phase_diagram(GatedRNN(), x=("alpha_r", [0.0, 4.0]), y=("g_h", [1.2, 1.6]), simulate=sim,
+                       key=jax.random.PRNGKey(0))  # fmt: skip
     lam = np.asarray(ds.lambda_small).mean(-1)
     err = float(np.max(np.abs(lam - np.asarray(ds.rate_low))))
     tol = 0.05 if quick else 0.03
@@ -154,7 +155,8 @@ def _bistable(quick: bool, out: Path) -> Check:
     e = GatedRNN(alpha_r=10.0)
     line = dmft_column(e, ("g_h", np.array([1.8, 1.9, 2.0, 2.1])))["line_dmft"]
     sim = Simulation(n=n, seeds=seeds, t_burn=200.0, t_obs=100.0, large=1.0, spectra=False)
-    ds = phase_diagram(e, x=("alpha_r", [9.9, 10.0]), y=("g_h", [1.80, 1.95]), simulate=sim)
+    ds = phase_diagram(e, x=("alpha_r", [9.9, 10.0]), y=("g_h", [1.80, 1.95]), simulate=sim,
+                       key=jax.random.PRNGKey(0))  # fmt: skip
     reg = np.asarray(ds.region_simulated)[:, 1]
     ok = reg[0] == STABLE and reg[1] == BISTABLE and 1.80 < line < 1.95
     chaos_l = np.asarray(ds.chaotic_large)[:, 1]

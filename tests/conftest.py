@@ -9,6 +9,7 @@ import dynagate  # noqa: F401  (enables float64)
 # explicitly where they are meant.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
+
 def keys(seed: int, n: int):
     """n fixed PRNG keys derived from one seed."""
     return jax.random.split(jax.random.PRNGKey(seed), n)

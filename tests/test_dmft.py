@@ -191,6 +191,7 @@ def test_periodic_relaxation_solves_its_equation_to_second_order():
     assert 3.0 < errs[0] / errs[1] < 5.0  # second order: a ratio of 4 when dt halves
 
 
+@pytest.mark.slow
 def test_monte_carlo_agrees_with_the_closed_solver_at_alpha_z_0():
     # the sampled iteration and the sampled two-replica lambda_max against the exact alpha_z = 0 solution:
     # within 4 standard errors (batch means; fixed key)
@@ -246,6 +247,7 @@ def test_decay_check_allows_for_the_noise_of_a_sampled_tail():
     assert not closed.decayed(flat, np.full_like(t, 0.12))
 
 
+@pytest.mark.slow
 def test_monte_carlo_grid_grows_until_c_h_decays():
     # at alpha_z = 5, beta_z = 0 the correlation time (~120) exceeds the starting t_max / 2 = 60: the adaptive
     # grid must grow and end decayed; a fixed short grid must say not_converged and name t_max

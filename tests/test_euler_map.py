@@ -233,6 +233,7 @@ def test_no_chaos_reports_the_fixed_points_decay_rate_per_step(delta):
         assert r.lambda_max == pytest.approx(math.log(1 - delta + delta * math.sqrt(gain)), rel=tol)
 
 
+@pytest.mark.slow
 def test_near_the_transition_the_grid_grows_to_the_chaotic_solution():
     # g = 1.05, delta = 0.5: C_h decays over ~50 steps (kappa = 0.019 per step), slower than the default grid
     # (L = 120) holds, where the iteration does not settle; the grid grows (to L = 480) and finds the

@@ -58,6 +58,15 @@ def test_log_det_point_mass_is_the_circular_law():
     assert float(log_det(one / 1000, one, 0 * one, one, 0.9, 0.0)) == 0.0
 
 
+def test_vanilla_complexity_zero_below_one_positive_above_cheap():
+    # default-tier version of the slow test below: one g on each side, on the coarse grid
+    assert complexity(dg.VanillaRNN(g=0.5), n_h=160).sigma == 0.0
+    c = complexity(dg.VanillaRNN(g=2.0), n_h=160)
+    assert c.converged and c.sigma > 0.005 and c.sigma > 1.3 * c.gaussian > 0
+    assert c.log_det == pytest.approx(c.sigma + c.kl, abs=1e-12)
+
+
+@pytest.mark.slow
 def test_vanilla_complexity_zero_below_one_positive_above():
     for g in (0.5, 1.0):
         c = complexity(dg.VanillaRNN(g=g))

@@ -3,6 +3,7 @@
 import json
 import math
 
+import jax
 import numpy as np
 import pytest
 
@@ -18,6 +19,7 @@ from dynagate.phase import diagram
 # A tiny simulated sweep: small networks and short runs (the numbers are not physics; the machinery is).
 TINY = phase.Simulation(n=8, seeds=2, t_burn=2.0, t_obs=4.0, dt=0.2, blocks=2)
 GRID = {"x": ("alpha_r", np.array([0.0, 5.0, 10.0])), "y": ("g_h", np.array([1.5, 1.9, 2.3]))}
+KEY = jax.random.PRNGKey(0)
 
 
 def _same(a, b) -> None:
@@ -32,9 +34,9 @@ def test_theory_lines_match_closed_forms():
     # tricritical alpha_r = 2 sqrt 2 / g_r (Landau, THEORY.md 5), at 1.92 (alpha_r = 5) and 1.755 (10)
     for beta_r in (0.0, 0.5):
         ds = phase.phase_diagram(dg.GatedRNN(beta_r=beta_r), x=("alpha_r", [0.0, 2.0, 5.0, 10.0]),
-                                 y=("g_h", np.linspace(1.5, 3.5, 11)))  # fmt: skip
-        # bisection to 2^-8 of the 0.2 grid step
-        np.testing.assert_allclose(ds.line_stability, 1 + math.exp(beta_r), atol=0.2 / 2**8)
+                                 y=("g_h", np.linspace(1.5, 3.5, 6)))  # fmt: skip
+        # bisection to 2^-8 of the 0.4 grid step
+        np.testing.assert_allclose(ds.line_stability, 1 + math.exp(beta_r), atol=0.4 / 2**8)
     ds = phase.phase_diagram(
         dg.GatedRNN(), x=("alpha_r", [0.0, 2.0, 5.0, 10.0]), y=("g_h", np.linspace(1.5, 2.5, 11))
     )
@@ -97,7 +99,8 @@ def test_simulated_decay_rate_matches_theory():
     # from a small state a stable network relaxes at the rightmost eigenvalue of its Jacobian; at N = 200
     # the edge of the disk fluctuates by O(N^-1/2) of its radius (here ~0.02), the estimate by its stderr
     sim = phase.Simulation(n=200, seeds=2, t_burn=20.0, t_obs=40.0, spectra=False)
-    ds = phase.phase_diagram(dg.GatedRNN(), x=("alpha_r", [0.0, 4.0]), y=("g_h", [1.2, 1.6]), simulate=sim)
+    ds = phase.phase_diagram(dg.GatedRNN(), x=("alpha_r", [0.0, 4.0]), y=("g_h", [1.2, 1.6]), simulate=sim,
+                             key=KEY)  # fmt: skip
     lam = np.asarray(ds.lambda_small).mean(-1)
     np.testing.assert_allclose(lam, np.asarray(ds.rate_low), atol=0.03)
     assert np.all(np.asarray(ds.region_simulated) == phase.STABLE)
@@ -105,13 +108,13 @@ def test_simulated_decay_rate_matches_theory():
 
 
 def test_results_do_not_depend_on_chunking():
-    a = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=1)
-    b = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=4)
+    a = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=1)
+    b = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=4)
     _same(a, b)
 
 
 def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
-    full = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2)
+    full = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2)
     calls = []
     original = diagram._Task.__call__
 
@@ -123,19 +126,20 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(diagram._Task, "__call__", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2, store=tmp_path / "s")
+        phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2, store=tmp_path / "s")
     assert calls == [[0, 1], [2, 3]]
 
     calls.clear()
     monkeypatch.setattr(
         diagram._Task, "__call__", lambda self, idx: calls.append(list(idx)) or original(self, idx)
     )
-    resumed = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2, store=tmp_path / "s")
+    resumed = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2,
+                                  store=tmp_path / "s")  # fmt: skip
     assert calls == [[4, 5], [6, 7], [8]]  # only the unfinished points
     _same(full, resumed)
 
     calls.clear()
-    again = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2, store=tmp_path / "s")
+    again = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2, store=tmp_path / "s")
     assert calls == []  # everything was on disk
     _same(full, again)
 
@@ -149,10 +153,10 @@ def test_a_store_of_another_sweep_is_refused(tmp_path):
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_dataset(tmp_path):
     pytest.importorskip("distributed")
-    local = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2)
+    local = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2)
     client = sweep.connect(workers=2)
     try:
-        remote = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2, client=client,
+        remote = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2, client=client,
                                      store=tmp_path / "s")  # fmt: skip
     finally:
         sweep.close(client)
@@ -164,12 +168,12 @@ def test_dask_in_process_cluster_gives_the_same_dataset(tmp_path):
     # thread; the slow test above adds the worker processes of sweep.connect (their start-up and imports
     # are most of its time).
     distributed = pytest.importorskip("distributed")
-    local = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2)
+    local = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2)
     cluster = distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     )
     with cluster, distributed.Client(cluster) as client:
-        remote = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, chunk=2, client=client,
+        remote = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2, client=client,
                                      store=tmp_path / "s")  # fmt: skip
     _same(local, remote)
 
@@ -184,10 +188,12 @@ def test_dask_in_process_cluster_gives_the_same_dataset(tmp_path):
         ({"x": ("g_h", [1.0, 2.0])}, "must differ"),
         ({"x": ("alpha_r", [0.0, 1.0]), "y": ("g_h", [-1.0, 2.0])}, "g_h"),
         ({"theory": False}, "nothing to compute"),
-        ({"seed": -1}, "seed"),
+        ({"seed": 3}, r"seed= was replaced by key=; pass key=jax.random.PRNGKey\(3\)"),
+        ({"simulate": TINY}, r"pass key=jax.random.PRNGKey"),
+        ({"simulate": TINY, "key": 3}, "key must be a PRNG key"),
         ({"chunk": 0}, "chunk"),
-        ({"simulate": phase.Simulation(seeds=0)}, "seeds"),
-        ({"simulate": phase.Simulation(small=2.0, large=1.0)}, "below"),
+        ({"simulate": phase.Simulation(seeds=0), "key": KEY}, "seeds"),
+        ({"simulate": phase.Simulation(small=2.0, large=1.0), "key": KEY}, "below"),
     ],
 )
 def test_bad_input_is_refused_before_any_work(kwargs, match, tmp_path):
@@ -285,5 +291,7 @@ def test_gated_reset_preset_simulation_agrees_with_theory():
     p = PRESETS["gated-reset"]
     axes = {k: (p[k][0], np.linspace(*p[k][1:3], p[k][3])) for k in ("x", "y")}
     check_gated_reset(
-        phase.phase_diagram(dg.GatedRNN(), **axes, dmft=True, simulate=phase.Simulation(n=200, seeds=4))
+        phase.phase_diagram(
+            dg.GatedRNN(), **axes, dmft=True, simulate=phase.Simulation(n=200, seeds=4), key=KEY
+        )
     )

@@ -289,8 +289,14 @@ def _check_edge_and_support(st, eigs, tol=0.03):
     [
         (dg.GRU(g_n=3.0, g_r=2.0, g_z=2.0, mu_z=1.0, refine=True), True),
         (dg.GRU(g_n=3.0, g_r=3.0, g_z=2.0, reset="before"), True),
-        (dg.LSTM(g_u=3.0, g_f=2.0, refine=True, tied_input=True, forget_init=dg.UniformGateInit()), True),
-        (dg.LSTM(g_u=2.0, g_o=2.0, forget_init=dg.ChronoInit(20.0)), False),
+        pytest.param(
+            dg.LSTM(g_u=3.0, g_f=2.0, refine=True, tied_input=True, forget_init=dg.UniformGateInit()),
+            True,
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            dg.LSTM(g_u=2.0, g_o=2.0, forget_init=dg.ChronoInit(20.0)), False, marks=pytest.mark.slow
+        ),
     ],
     ids=["gru-refine", "gru-reset-before", "ur-lstm", "lstm-chrono-zero-state"],
 )
@@ -358,7 +364,9 @@ def test_meanfield_statistics_predict_the_fixed_point_spectrum(params, gated_fps
     assert inside_fraction(sp, eigs, extent / math.sqrt(net.n)) > 0.99
 
 
-@pytest.mark.parametrize("params", MEANFIELD_PARAMS)
+@pytest.mark.parametrize(
+    "params", [MEANFIELD_PARAMS[0], pytest.param(MEANFIELD_PARAMS[1], marks=pytest.mark.slow)]
+)
 def test_meanfield_statistics_predict_the_fixed_point_edge_n400(params, gated_fps):
     # The rightmost point of the N = 1000 check above at N = 400, same tolerance. Observed edge gaps with
     # these keys: 0.0007 and 0.008 of the extent (keys (2, 3), (4, 5): up to 0.021), against 0.03. (The
@@ -429,6 +437,7 @@ def test_density_refuses_structures_it_does_not_cover():
     assert np.isfinite(float(rmt.rightmost(st)))
 
 
+@pytest.mark.slow
 def test_dmft_statistics_against_a_fine_quadrature():
     # the DMFT equal-time law (closed solver, alpha_z = 0) as RMT statistics: the rightmost edge against an
     # independent fine product trapezoid rule (steps 0.05 in h, 0.1 in r, 33721 nodes) to 1e-4. Before the

@@ -115,6 +115,7 @@ def parse_axis(cls, text: str):
 
 
 def run(args) -> int:
+    import jax
     import matplotlib
 
     matplotlib.use("Agg")
@@ -161,7 +162,7 @@ def run(args) -> int:
             shutil.rmtree(store)
         ds = phase_diagram(
             ensemble, x=axes[0], y=axes[1], theory=not args.no_theory, dmft=args.dmft, simulate=sim,
-            seed=args.seed, store=store, chunk=args.chunk, client=client,
+            key=jax.random.PRNGKey(args.seed), store=store, chunk=args.chunk, client=client,
             progress=False if args.json else None,
         )  # fmt: skip
     finally:

@@ -1,7 +1,7 @@
 """The phase diagram over two hyperparameters: the sweep over the grid and the ``xarray.Dataset``.
 
-Every point has its own PRNG keys (``fold_in`` of the point index and the seed), so a diagram does not
-depend on chunking or backend (:mod:`dynagate.sweep`), and a stored diagram resumes where it stopped.
+Every point has its own PRNG keys (``fold_in`` of the point index and the diagram's ``key``), so a diagram
+does not depend on chunking or backend (:mod:`dynagate.sweep`), and a stored diagram resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import math
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 from .. import sweep
-from ..errors import InputError
+from ..errors import InputError, check_key
 from ..io import provenance
 from ..models.base import Ensemble, sample
 from . import regions
@@ -50,7 +51,7 @@ class _Task:
     y: tuple
     theory: bool
     sim: Simulation | None
-    seed: int
+    key: tuple  # the key's data (uint32 words): picklable for Dask workers
     eps: float
     marginal: float
 
@@ -66,7 +67,8 @@ class _Task:
             if self.theory:
                 row |= theory_point(e, eps=self.eps, marginal=self.marginal)
             if self.sim is not None:
-                row |= simulate_point(e, jax.random.fold_in(jax.random.PRNGKey(self.seed), int(i)), self.sim)
+                key = jnp.asarray(self.key, dtype=jnp.uint32)
+                row |= simulate_point(e, jax.random.fold_in(key, int(i)), self.sim)
             rows.append(row)
         return {k: np.stack([np.asarray(r[k]) for r in rows]) for k in rows[0]}
 
@@ -93,13 +95,14 @@ def phase_diagram(
     theory: bool = True,
     dmft: bool = False,
     simulate: Simulation | None = None,
-    seed: int = 0,
+    key=None,
     store=None,
     chunk: int | None = None,
     client=None,
     progress: bool | None = None,
     eps: float = 0.05,
     marginal: float = 0.1,
+    seed=None,
 ):
     """The phase diagram of ``ensemble`` over ``x = (name, values)`` and ``y = (name, values)``.
 
@@ -111,7 +114,9 @@ def phase_diagram(
             it (:func:`dynagate.phase.regions.dmft_region`).
         simulate: a :class:`Simulation` for the simulated layers (:mod:`dynagate.phase.simulation`; None:
             theory only).
-        seed: PRNG seed of the simulations (point i, seed s: ``fold_in(fold_in(PRNGKey(seed), i), s)``).
+        key: PRNG key of the simulations, required with ``simulate`` (point i, network s:
+            ``fold_in(fold_in(key, i), s)``; ``key=jax.random.PRNGKey(seed)`` gives the networks that the
+            former ``seed=seed`` gave). ``seed`` is the removed spelling: passing it is an error that says so.
         store: a folder for Zarr stores written incrementally and resumed from (None: in memory only).
         chunk: points per task and per stored chunk (default: 64 theory-only, 4 with simulations).
         client: a ``dask.distributed.Client`` (:func:`dynagate.sweep.connect`); None: in this process.
@@ -138,21 +143,25 @@ def phase_diagram(
         if not isinstance(simulate, Simulation):
             raise InputError(f"simulate must be a Simulation(...) or None, got {type(simulate).__name__}")
         simulate.check()
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
-        raise InputError(f"seed must be an integer in [0, 2**31), got {seed!r}")
+    if seed is not None:
+        raise InputError(f"phase_diagram: seed= was replaced by key=; pass key=jax.random.PRNGKey({seed!r}) "
+                         "for the networks seed= gave")  # fmt: skip
+    if simulate is not None and key is None:
+        raise InputError("phase_diagram: the simulations sample networks; pass key=jax.random.PRNGKey(...)")
+    key_data = () if key is None else tuple(int(w) for w in np.asarray(check_key("phase_diagram", key)))
     if chunk is not None and (
         isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1
     ):
         raise InputError(f"chunk must be an integer >= 1, got {chunk!r}")
     is_flow = bool(sample(ensemble, 2, key=jax.random.PRNGKey(0)).is_flow)
-    task = _Task(ensemble, (xn, tuple(xv)), (yn, tuple(yv)), bool(theory), simulate, int(seed), eps, marginal)
+    task = _Task(ensemble, (xn, tuple(xv)), (yn, tuple(yv)), bool(theory), simulate, key_data, eps, marginal)
     for i in range(xv.size * yv.size):  # every grid point is a valid ensemble, before any work
         task.point(i)
     spec = (THEORY_SPEC if theory else {}) | (sim_spec(simulate) if simulate is not None else {})
     chunk = int(chunk) if chunk is not None else (4 if simulate is not None else 64)
     params = {"model": cls.__name__, "ensemble": ensemble.params(), "x": [xn, xv.tolist()],
               "y": [yn, yv.tolist()], "theory": bool(theory), "eps": eps, "marginal": marginal,
-              "simulation": None if simulate is None else dataclasses.asdict(simulate), "seed": int(seed),
+              "simulation": None if simulate is None else dataclasses.asdict(simulate), "key": list(key_data),
               "is_flow": is_flow}  # fmt: skip
     folder = None if store is None else Path(store)
     values = sweep.run(task, xv.size * yv.size, spec, chunk=chunk, store=folder and folder / "points",
@@ -195,8 +204,11 @@ _LONG = {
     "delta_h": ("Var h of the largest static mean-field solution", ""),
     "f0_low": ("F(0) at the smallest static solution (fixed points unstable iff > 1)", ""),
     "f0_high": ("F(0) at the largest static solution (fixed points unstable iff > 1)", ""),
-    "rate_low": ("theory decay rate at the smallest static solution: rightmost Jacobian eigenvalue (flows), "
-                 "ln spectral radius (maps)", "rate"),
+    "rate_low": (
+        "theory decay rate at the smallest static solution: rightmost Jacobian eigenvalue (flows), "
+        "ln spectral radius (maps)",
+        "rate",
+    ),
     "slow_theory": ("predicted slow-mode fraction at the smallest static solution", ""),
     "lambda_small": ("leading Lyapunov exponent from small initial states", "rate"),
     "lambda_large": ("leading Lyapunov exponent from large initial states", "rate"),
@@ -231,7 +243,7 @@ def _dataset(values, params, spec, xv, yv, sim):
     if sim is not None:
         coords["seed"] = ("seed", np.arange(sim.seeds, dtype=np.int32), {"long_name": "network seed"})
     attrs = provenance(command="phase_diagram", model=params["model"], x=xn, y=yn,
-                       parameters=params["ensemble"], simulation=params["simulation"], seed=params["seed"],
+                       parameters=params["ensemble"], simulation=params["simulation"], key=params["key"],
                        eps=params["eps"], marginal=params["marginal"], rate_units=units)  # fmt: skip
     tc = tricritical(params["model"], params["ensemble"], {xn, yn})
     if tc is not None:
