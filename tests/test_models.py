@@ -16,17 +16,18 @@ def sigma0(beta):
 
 def test_gated_zero_state_h_block_is_the_predicted_disk():
     # THEORY.md 4: at h = z = r = 0 the h-block is sigma_z0 (-I + sigma_r0 J^h), a disk centred at
-    # -sigma_z0 of radius g_h sigma_r0 sigma_z0 (circular law), at N = 2000.
-    n, g_h, beta_z, beta_r = 2000, 3.0, 0.5, 1.0
+    # -sigma_z0 of radius g_h sigma_r0 sigma_z0 (circular law), at N = 1000.
+    n, g_h, beta_z, beta_r = 1000, 3.0, 0.5, 1.0
     net = dg.sample(dg.GatedRNN(g_h=g_h, beta_z=beta_z, beta_r=beta_r), n, key=jax.random.PRNGKey(7))
     J = np.asarray(dg.jacobian(net, net.zero_state()))
     eig = np.linalg.eigvals(J[:n, :n])
     centre, radius = -sigma0(beta_z), g_h * sigma0(beta_r) * sigma0(beta_z)
     rho = np.abs(eig - centre) / radius
-    # Edge: the largest Ginibre modulus exceeds 1 by ~sqrt(log N / 4N) ~ 0.015 at N = 2000; 0.05 is
-    # ~3x that. Bulk: uniform density, so the fraction inside radius 1/2 is 1/4; Ginibre eigenvalues
-    # are more rigid than iid points (binomial sd would be 0.01), so 0.03 is a safe bound.
-    assert 0.95 < rho.max() < 1.05
+    # Edge: the largest Ginibre modulus exceeds 1 by ~sqrt(log(N / 2 pi) / 4N) ~ 0.036 at N = 1000, with
+    # fluctuations of ~0.01; 0.08 is about twice that. Bulk: uniform density, so the fraction inside radius
+    # 1/2 is 1/4; Ginibre eigenvalues are more rigid than iid points (binomial sd would be 0.014), so 0.03
+    # is a safe bound.
+    assert 0.95 < rho.max() < 1.08
     assert abs(np.mean(rho < 0.5) - 0.25) < 0.03
     assert abs(np.mean(eig.real) - centre) < 0.02 * radius
     # The whole Jacobian is block triangular at the zero state: the gate blocks add exactly

@@ -318,7 +318,7 @@ def _radial_ks(st, eigs, centre, radii):
     [
         (dg.GatedRNN(g_h=3.0, alpha_z=5.0, alpha_r=0.0, tau_z=0.0, tau_r=0.0), True, 0.0),
         (dg.GRU(g_n=6.0, g_r=2.0, mu_z=-2.0), True, 0.0),
-        (dg.LSTM(g_u=8.0, g_o=6.0, mu_f=-1.0), True, 0.0),
+        pytest.param(dg.LSTM(g_u=8.0, g_o=6.0, mu_f=-1.0), True, 0.0, marks=pytest.mark.slow),
         (dg.LSTM(g_u=2.0, g_o=2.0, forget_init=dg.UniformGateInit()), False, 1.0),
     ],
     ids=["gated-chaotic-alpha_r0", "gru-chaotic", "lstm-chaotic", "lstm-ugi-zero-state"],
@@ -335,17 +335,22 @@ def test_density_radial_distribution(ens, relax, centre):
     assert _radial_ks(st, eigs, centre, radii) < 0.03
 
 
-def test_lstm_slow_fraction_across_forget_initialisations():
+@pytest.mark.parametrize(
+    "init",
+    [None, pytest.param(dg.UniformGateInit(), marks=pytest.mark.slow),
+     pytest.param(dg.ChronoInit(30.0), marks=pytest.mark.slow)],
+    ids=["gaussian", "ugi", "chrono"],
+)  # fmt: skip
+def test_lstm_slow_fraction_across_forget_initialisations(init):
     # Theory from the ensemble alone (zero state, quadrature over the bias laws) against N = 600 sampled
     # networks at their zero state: the fraction of all 2N eigenvalues within eps of 1.
     n = 600
-    for init in (None, dg.UniformGateInit(), dg.ChronoInit(30.0)):
-        ens = dg.LSTM(g_u=1.5, g_o=2.0, mu_f=2.0, s_f=1.0, forget_init=init)
-        st = rmt.structure(ens, rmt.zero_state_stats(ens, n=n))
-        _, eigs = _sampled(ens, n, relax=False)
-        for eps in (0.02, 0.05, 0.1):
-            pred = float(rmt.slow_fraction(st, eps))
-            assert abs(pred - np.mean(np.abs(eigs - 1) < eps)) < 0.03, (init, eps, pred)
+    ens = dg.LSTM(g_u=1.5, g_o=2.0, mu_f=2.0, s_f=1.0, forget_init=init)
+    st = rmt.structure(ens, rmt.zero_state_stats(ens, n=n))
+    _, eigs = _sampled(ens, n, relax=False)
+    for eps in (0.02, 0.05, 0.1):
+        pred = float(rmt.slow_fraction(st, eps))
+        assert abs(pred - np.mean(np.abs(eigs - 1) < eps)) < 0.03, (init, eps, pred)
 
 
 MEANFIELD_PARAMS = [{"alpha_r": 0.0, "alpha_z": 0.0}, {"alpha_r": 2.0, "alpha_z": 2.0}]

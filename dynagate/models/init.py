@@ -35,6 +35,13 @@ class UniformGateInit(eqx.Module):
         u = jax.random.uniform(key, (n,), minval=1.0 / d, maxval=1.0 - 1.0 / d)
         return jnp.log(u) - jnp.log1p(-u)
 
+    def quantile(self, p):
+        """The bias law's quantile function at ``p`` in (0, 1) (mean-field theory, N -> infinity: with
+        ``d=None`` the interval [1/N, 1 - 1/N] becomes (0, 1), a logistic law)."""
+        lo = 0.0 if self.d is None else 1.0 / self.d
+        u = lo + (1.0 - 2.0 * lo) * jnp.asarray(p)
+        return jnp.log(u) - jnp.log1p(-u)
+
 
 class ChronoInit(eqx.Module):
     """Chrono initialisation: b = log(u), u ~ U[1, t_max - 1]; the LSTM input-gate bias becomes -b."""
@@ -48,6 +55,10 @@ class ChronoInit(eqx.Module):
 
     def sample(self, n: int, *, key) -> jax.Array:
         return jnp.log(jax.random.uniform(key, (n,), minval=1.0, maxval=self.t_max - 1.0))
+
+    def quantile(self, p):
+        """The bias law's quantile function at ``p`` in (0, 1)."""
+        return jnp.log(1.0 + (self.t_max - 2.0) * jnp.asarray(p))
 
 
 GateInit = UniformGateInit | ChronoInit

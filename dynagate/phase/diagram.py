@@ -24,7 +24,16 @@ from ..models.base import Ensemble, sample
 from . import regions
 from .regions import flags
 from .simulation import Simulation, sim_spec, simulate_point
-from .theory import LINES, THEORY_SPEC, dmft_column, has_theory, theory_lines, theory_point, tricritical
+from .theory import (
+    LINES,
+    THEORY_SPEC,
+    dmft_column,
+    has_dmft,
+    has_theory,
+    theory_lines,
+    theory_point,
+    tricritical,
+)
 
 
 def check_axis(cls, name: str, values) -> np.ndarray:
@@ -137,7 +146,7 @@ def phase_diagram(
     if not theory and simulate is None:
         raise InputError("nothing to compute: theory=False and no simulation")
     dmft = bool(dmft and theory)
-    if dmft and not has_theory(ensemble):
+    if dmft and not has_dmft(ensemble):
         raise InputError(f"the DMFT layer is for the vanilla RNN and the gated RNN, not {cls.__name__}")
     if simulate is not None:
         if not isinstance(simulate, Simulation):

@@ -7,7 +7,8 @@ Codes (the CF ``flag_values`` / ``flag_meanings`` of the ``region_*`` variables,
 * **Static theory** (:func:`theory_region`, from the fixed points of the static mean-field branches and
   their RMT stability): *stable* (stable fixed points only), *chaotic* (unstable ones only),
   *unstable_fixed_points* (a stable fixed point beside unstable ones: a necessary condition for
-  bistability, not a sufficient one) and *marginal* (stable, with many slow modes).
+  bistability, not a sufficient one; for the GRU, which has no DMFT here, also unstable fixed points
+  alone, which the static theory cannot call chaotic) and *marginal* (stable, with many slow modes).
 * **DMFT** (:func:`dmft_region`): the chaotic DMFT solution decides chaos: *bistable* where it exists
   while the smallest fixed point is stable, *chaotic* where it exists otherwise (or where every branch is
   unstable); else *stable* or *marginal* as above. Unstable fixed points alone do not make a chaotic

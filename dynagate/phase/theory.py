@@ -47,13 +47,19 @@ from ..meanfield import branch_stats, closed
 from ..meanfield.dmft import _is_static
 from ..meanfield.static import static
 from ..models.gated import GatedRNN
+from ..models.gru import GRU
 from ..models.vanilla import VanillaRNN
 from ..rmt import F, structure
-from .regions import theory_region
+from .regions import CHAOTIC, UNSTABLE_FPS, theory_region
 
 
 def has_theory(ensemble) -> bool:
-    """Whether the static mean field applies: the gated RNN and the vanilla flow and map."""
+    """Whether the static mean field applies: the gated RNN, the vanilla flow and map, the GRU."""
+    return isinstance(ensemble, (GatedRNN, VanillaRNN, GRU))
+
+
+def has_dmft(ensemble) -> bool:
+    """Whether the DMFT layer applies: the gated RNN and the vanilla flow and map."""
     return isinstance(ensemble, (GatedRNN, VanillaRNN))
 
 
@@ -79,6 +85,8 @@ THEORY_SPEC = {
 
 def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
     """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``."""
+    if isinstance(ensemble, GRU):
+        return _gru_point(ensemble, eps, marginal)
     if has_theory(ensemble):
         sol = static(ensemble)
         valid = np.asarray(sol.valid)
@@ -102,7 +110,7 @@ def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
         unstable_any = f0_unstable[0] or f0_unstable[1]
         out = {"branches": branches.size, "delta_h": float(sol.delta_h[hi]), "f0_low": f0[0],
                "f0_high": f0[1], "rate_low": rate, "slow_theory": slow}  # fmt: skip
-    else:  # GRU, LSTM: the zero state only
+    else:  # LSTM: the zero state only
         st = rmt.structure(ensemble, rmt.zero_state_stats(ensemble))
         sup = rmt.support(st)
         rate = float(sup.rightmost) if st.is_flow else float(np.log(max(float(sup.radius), 1e-300)))
@@ -115,12 +123,35 @@ def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
     return out
 
 
+def _gru_point(ensemble, eps: float, marginal: float) -> dict:
+    """:func:`theory_point` for the GRU (:mod:`dynagate.meanfield.gru`): ``f0_low``/``f0_high`` are the
+    spectral radii of the smallest and largest branch (fixed points unstable iff > 1), ``rate_low`` the
+    log of the first, per step. Unstable fixed points alone are ``unstable_fixed_points``, not chaos:
+    without a DMFT of the GRU the theory does not decide whether they leave a chaotic attractor."""
+    from ..meanfield.gru import branch_radius, static_gru
+
+    sol = static_gru(ensemble)
+    lo, hi = branch_radius(ensemble, float(sol.q[0]), eps), branch_radius(ensemble, float(sol.q[-1]), eps)
+    stable_any = lo[0] < 1.0 or hi[0] < 1.0
+    unstable_any = lo[0] > 1.0 or hi[0] > 1.0
+    region = theory_region(stable_any, unstable_any, lo[1] > marginal)
+    if region == CHAOTIC:
+        region = UNSTABLE_FPS
+    return {"branches": sol.q.size, "delta_h": float(sol.q[-1]), "f0_low": lo[0], "f0_high": hi[0],
+            "rate_low": float(np.log(max(lo[0], 1e-300))), "slow_theory": lo[1],
+            "region_theory": region}  # fmt: skip
+
+
 @jax.jit
 def _f0(st):
     return F(st, jnp.asarray(0.0 + 0.0j))
 
 
 def _f0_low(ensemble) -> float:
+    if isinstance(ensemble, GRU):
+        from ..meanfield.gru import branch_radius, static_gru
+
+        return branch_radius(ensemble, float(static_gru(ensemble).q[0]))[0]
     flow = _flow(ensemble)
     sol = static(flow)
     lo = int(np.flatnonzero(np.asarray(sol.valid))[0])
@@ -128,6 +159,10 @@ def _f0_low(ensemble) -> float:
 
 
 def _n_branches(ensemble) -> int:
+    if isinstance(ensemble, GRU):
+        from ..meanfield.gru import static_gru
+
+        return int(static_gru(ensemble).q.size)
     return int(np.asarray(static(ensemble).valid).sum())
 
 
