@@ -14,7 +14,9 @@ def plot_phase_diagram(ds, axes=None, title: str | None = None) -> Figure:
     """A phase diagram from :func:`dynagate.phase.phase_diagram`: theory lines over the simulated map.
 
     Left (with simulations): the largest Lyapunov exponent found (from small or large initial states),
-    on a diverging colour scale centred at 0, with the theory lines; points bistable in simulation (chaos
+    on a diverging colour scale centred at 0 and clipped at the 80th percentile of |lambda| (so that a few
+    strongly chaotic points do not wash out the region near 0; the colour bar is extended), with the
+    theory lines; points bistable in simulation (chaos
     from large initial states only) are circled. Right (or alone, theory only): the theory regions with
     their labels and the same lines. Theory lines: the stability boundary of the smallest static solution
     (F(0) = 1 at it: the zero fixed point where there is no input), the onset of further static
@@ -57,10 +59,12 @@ def plot_phase_diagram(ds, axes=None, title: str | None = None) -> Figure:
     if simulated:
         ax = axes[0]
         lam = np.asarray(ds.lambda_max)
-        span = max(float(np.nanmax(np.abs(lam))), 1e-6)
-        mesh = ax.pcolormesh(x, y, lam, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -span, span),
-                             shading="nearest")  # fmt: skip
-        fig.colorbar(mesh, ax=ax, label=f"λ_max, largest found ({units})")
+        finite = np.abs(lam[np.isfinite(lam)])
+        span = max(float(np.percentile(finite, 80)) if finite.size else 0.0, 1e-6)
+        mesh = ax.pcolormesh(x, y, np.clip(lam, -span, span), cmap="RdBu_r",
+                             norm=TwoSlopeNorm(0.0, -span, span), shading="nearest")  # fmt: skip
+        fig.colorbar(mesh, ax=ax, label=f"λ_max, largest found ({units})",
+                     extend="both" if finite.size and finite.max() > span else "neither")  # fmt: skip
         handles = lines(ax, "k") if theory else []
         bi = np.asarray(ds.region_simulated) == 2  # bistable
         if bi.any():
