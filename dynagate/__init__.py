@@ -1,33 +1,64 @@
 """dynagate: random-matrix and dynamical-mean-field analysis of gated recurrent networks."""
 
+import importlib as _importlib
 import os as _os
+import sys as _sys
 
-import jax as _jax
-
-# float64 for analysis unless the user chose otherwise through JAX's own switch.
+# float64 for analysis unless the user chose otherwise through JAX's own switch. JAX reads the variable
+# when it is first imported (here JAX is imported only when a numerical name is first used, so that the
+# command line's --help does not pay for it); if it is imported already, its config is set directly.
 if "JAX_ENABLE_X64" not in _os.environ:
-    _jax.config.update("jax_enable_x64", True)
+    if "jax" in _sys.modules:
+        _sys.modules["jax"].config.update("jax_enable_x64", True)
+    else:
+        _os.environ["JAX_ENABLE_X64"] = "1"
 
 from ._version import __version__
-from .errors import InputError
-from .fixedpoints import FixedPoints, count_fixed_points, find_fixed_points
-from .jacobian import jacobian, jacobian_autodiff
-from .lyapunov import lyapunov_ensemble, lyapunov_max_direct, lyapunov_spectrum
-from .models import (
-    GRU,
-    LSTM,
-    MODELS,
-    ChronoInit,
-    Flow,
-    GatedRNN,
-    Map,
-    UniformGateInit,
-    VanillaRNN,
-    from_torch,
-    sample,
-)
-from .simulate import simulate
-from .spectra import relaxed_state, spectrum
+
+#: public name -> the submodule that defines it (imported on first use: PEP 562)
+_LAZY = {
+    "InputError": "errors",
+    "FixedPoints": "fixedpoints",
+    "count_fixed_points": "fixedpoints",
+    "find_fixed_points": "fixedpoints",
+    "jacobian": "jacobian",
+    "jacobian_autodiff": "jacobian",
+    "lyapunov_ensemble": "lyapunov",
+    "lyapunov_max_direct": "lyapunov",
+    "lyapunov_spectrum": "lyapunov",
+    **dict.fromkeys(
+        (
+            "GRU",
+            "LSTM",
+            "MODELS",
+            "ChronoInit",
+            "Flow",
+            "GatedRNN",
+            "Map",
+            "UniformGateInit",
+            "VanillaRNN",
+            "from_torch",
+            "sample",
+        ),
+        "models",
+    ),
+    "simulate": "simulate",
+    "relaxed_state": "spectra",
+    "spectrum": "spectra",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dynagate' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "GRU",

@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 
@@ -33,6 +31,8 @@ class Check:
 
 
 def _jacobians(quick: bool, out: Path) -> Check:
+    import jax
+
     import dynagate as dg
 
     n = 24 if quick else 96
@@ -47,6 +47,9 @@ def _jacobians(quick: bool, out: Path) -> Check:
 
 
 def _lorenz(quick: bool, out: Path) -> Check:
+    import jax
+    import jax.numpy as jnp
+
     from .lyapunov import lyapunov_spectrum
     from .models.base import Flow
 
@@ -77,6 +80,8 @@ def _scs_dmft(quick: bool, out: Path) -> Check:
 
 
 def _scs_simulation(quick: bool, out: Path) -> Check:
+    import jax
+
     from .lyapunov import lyapunov_spectrum
     from .models import VanillaRNN, sample
 
@@ -90,6 +95,8 @@ def _scs_simulation(quick: bool, out: Path) -> Check:
 
 
 def _rmt_fixed_point(quick: bool, out: Path) -> Check:
+    import jax
+
     from . import meanfield, rmt
     from .models import GatedRNN, sample
     from .plotting import TheoryOverlay, plot_spectrum
@@ -132,6 +139,8 @@ def _static_onset(quick: bool, out: Path) -> Check:
 
 
 def _zero_fp_decay(quick: bool, out: Path) -> Check:
+    import jax
+
     from .models import GatedRNN
     from .phase import Simulation, phase_diagram
 
@@ -148,6 +157,8 @@ def _zero_fp_decay(quick: bool, out: Path) -> Check:
 
 
 def _bistable(quick: bool, out: Path) -> Check:
+    import jax
+
     from .models import GatedRNN
     from .phase import BISTABLE, STABLE, Simulation, dmft_column, phase_diagram
 
@@ -203,6 +214,8 @@ def slowing_rows(ds) -> list[str]:
 
 
 def _gated_slowing(quick: bool, out: Path) -> Check:
+    import jax
+
     from .chaos import slowing_scan
     from .models import GatedRNN
     from .plotting import plot_slowing

@@ -628,3 +628,22 @@ def test_help_lists_new_subcommands(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "fixed-points" in out and "complexity" in out
+
+
+def test_help_does_not_import_jax_and_numerics_default_to_float64():
+    # `dynagate --help` builds every subcommand's parser without JAX (the numerics are imported when a
+    # command runs: --help in well under a second); a fresh `import dynagate` still makes float64 JAX's
+    # default, whether JAX is imported after dynagate or before it
+    code = (
+        "import sys, contextlib, io\n"
+        "from dynagate.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['--help']) == 0\n"
+        "assert 'jax' not in sys.modules, 'jax imported by --help'\n"
+        "import dynagate, jax.numpy as jnp\n"
+        "assert jnp.zeros(1).dtype == jnp.float64 and dynagate.GRU().g_n == 1.0\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    before = "import jax, jax.numpy as jnp\nimport dynagate\nassert jnp.zeros(1).dtype == jnp.float64\n"
+    subprocess.run([sys.executable, "-c", before], check=True, env=env)
