@@ -3,6 +3,7 @@
 import importlib as _importlib
 import os as _os
 import sys as _sys
+import types as _types
 
 # float64 for analysis unless the user chose otherwise through JAX's own switch. JAX reads the variable
 # when it is first imported (here JAX is imported only when a numerical name is first used, so that the
@@ -46,6 +47,21 @@ _LAZY = {
     "relaxed_state": "spectra",
     "spectrum": "spectra",
 }
+
+
+#: submodules named after the function they export: the package attribute is the function (as when the
+#: package imported it eagerly), not the module the import system would bind when the submodule loads
+_SHADOWED = frozenset({"simulate", "jacobian"})
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name, value):
+        if name in _SHADOWED and isinstance(value, _types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

@@ -640,8 +640,9 @@ def test_help_does_not_import_jax_and_numerics_default_to_float64():
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['--help']) == 0\n"
         "assert 'jax' not in sys.modules, 'jax imported by --help'\n"
-        "import dynagate, jax.numpy as jnp\n"
+        "import dynagate, dynagate.chaos, jax.numpy as jnp\n"
         "assert jnp.zeros(1).dtype == jnp.float64 and dynagate.GRU().g_n == 1.0\n"
+        "assert callable(dynagate.simulate) and callable(dynagate.jacobian)  # not the submodules\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -1,28 +1,26 @@
 r"""The theory layers of a phase diagram: the static mean field and the RMT stability of its fixed points
 at each grid point, the theory lines, and the DMFT chaotic solution along a column.
 
-**Per point** (:func:`theory_point`; the vanilla flow and map and the gated RNN from the static mean
-field, the GRU and LSTM from the zero state only):
+**Per point** (:func:`theory_point`), for every model with a static mean field registered
+(:func:`dynagate.meanfield.branches`: the vanilla flow and map, the gated RNN, the GRU; the LSTM from the
+zero state only):
 
-* the static mean-field branches (:func:`dynagate.meanfield.static`): their number and the largest
-  variance ``delta_h`` (more than one branch below the zero-state threshold is the subcritical,
-  discontinuous transition; its end is the tricritical point of :mod:`dynagate.meanfield.landau`);
-* the dynamical stability of the fixed points of each branch, from the RMT support of their Jacobian
-  (THEORY.md 4): the support crosses Re lambda = 0 iff F(0) > 1, F(0) = g_h^2 <phi'^2> [<sigma_r^2> +
-  g_r^2 <sigma_r'^2> <phi^2>] at the branch's Gaussian statistics (``f0_low`` for the smallest branch,
-  the state a small perturbation relaxes to; ``f0_high`` for the largest); ``rate_low`` is the
-  rightmost point of the support at the smallest branch (the decay rate seen from small initial states);
-* the predicted slow-mode fraction at the smallest branch (eigenvalues within ``eps`` of 0).
+* the static mean-field branches: their number and the largest variance ``delta_h`` (more than one
+  branch below the zero-state threshold is the subcritical, discontinuous transition; its end is the
+  tricritical point of :mod:`dynagate.meanfield.landau`);
+* the dynamical stability of the fixed points of the smallest and the largest branch, from the RMT support
+  of their Jacobian (THEORY.md 4): ``f0_low``/``f0_high`` exceed 1 exactly where those fixed points are
+  unstable (flows: F(0) = g_h^2 <phi'^2> [<sigma_r^2> + g_r^2 <sigma_r'^2> <phi^2>] at the branch's
+  statistics, the support crossing Re lambda = 0; maps: the support's spectral radius, the vanilla map
+  using its flow's F(0), :mod:`dynagate.meanfield.branches`); ``rate_low`` is the decay rate at the
+  smallest branch, the state a small perturbation relaxes to (the support's rightmost point per unit time,
+  or the log of its radius per step);
+* the predicted slow-mode fraction at the smallest branch (eigenvalues within ``eps`` of 0, or of 1 for
+  maps).
 
-The vanilla Euler map h <- (1 - delta) h + delta (J phi(h) + b) has the flow's fixed points, so the flow's
-static branches; its Jacobian at one is I + delta J_flow, whose support (a disk of radius delta rho about
-1 - delta, where the flow's is the disk of radius rho about -1) lies inside the unit circle iff rho < 1,
-i.e. iff the flow's F(0) = rho^2 < 1: ``f0_low``/``f0_high`` and the lines are the flow's, while
-``rate_low`` is ln(spectral radius) per step and the slow fraction is the map's (eigenvalues within
-``eps`` of 1).
-
-A stable branch (F(0) < 1) is a stable fixed point, a branch with F(0) > 1 a family of unstable ones;
-the region follows (:func:`dynagate.phase.regions.theory_region`).
+A stable branch is a stable fixed point, an unstable one a family of unstable ones; the region follows
+(:func:`dynagate.phase.regions.theory_region`). Where the model has no DMFT (the GRU), unstable fixed
+points alone are *unstable_fixed_points*, never *chaotic*.
 
 **DMFT** (:func:`dmft_column`): the chaotic DMFT solution followed down each column from its top, its
 lambda_max (``lambda_dmft``) and the lowest y where it exists (``line_dmft``). Finding (gated RNN, beta_r
@@ -37,25 +35,21 @@ from __future__ import annotations
 
 import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .. import rmt
-from ..errors import InputError
-from ..meanfield import branch_stats, closed
+from ..meanfield import closed
+from ..meanfield.branches import branches, has_branches
 from ..meanfield.dmft import _is_static
-from ..meanfield.static import static
 from ..models.gated import GatedRNN
-from ..models.gru import GRU
 from ..models.vanilla import VanillaRNN
-from ..rmt import F, structure
 from .regions import CHAOTIC, UNSTABLE_FPS, theory_region
 
 
 def has_theory(ensemble) -> bool:
-    """Whether the static mean field applies: the gated RNN, the vanilla flow and map, the GRU."""
-    return isinstance(ensemble, (GatedRNN, VanillaRNN, GRU))
+    """Whether a static mean field is registered for the model (:func:`dynagate.meanfield.branches`):
+    the vanilla flow and map, the gated RNN, the GRU."""
+    return has_branches(ensemble)
 
 
 def has_dmft(ensemble) -> bool:
@@ -65,11 +59,6 @@ def has_dmft(ensemble) -> bool:
 
 def _is_map(ensemble) -> bool:
     return isinstance(ensemble, VanillaRNN) and ensemble.delta is not None
-
-
-def _flow(ensemble):
-    """The flow with the same fixed points and (module doc) the same stability criterion F(0) < 1."""
-    return ensemble.replace(delta=None) if _is_map(ensemble) else ensemble
 
 
 THEORY_SPEC = {
@@ -84,32 +73,18 @@ THEORY_SPEC = {
 
 
 def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
-    """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``."""
-    if isinstance(ensemble, GRU):
-        return _gru_point(ensemble, eps, marginal)
+    """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``. Where
+    the model has no DMFT (the GRU), unstable fixed points alone are ``unstable_fixed_points``, not chaos:
+    the static theory does not decide whether they leave a chaotic attractor."""
     if has_theory(ensemble):
-        sol = static(ensemble)
-        valid = np.asarray(sol.valid)
-        branches = np.flatnonzero(valid)
-        if branches.size == 0:  # cannot happen (RHS(0) >= 0 and RHS <= D_max); kept as a guard
-            raise InputError(f"no static mean-field solution found for {ensemble!r}")
-        lo, hi = int(branches[0]), int(branches[-1])
-        flow = _flow(ensemble)
-        st_lo = rmt.structure(flow, branch_stats(flow, sol, lo))
-        st_hi = st_lo if hi == lo else rmt.structure(flow, branch_stats(flow, sol, hi))
-        f0 = [float(_f0(s)) for s in (st_lo, st_hi)]
-        f0_unstable = [f > 1.0 for f in f0]
-        if _is_map(ensemble):
-            st_map = rmt.structure(ensemble, branch_stats(ensemble, sol, lo))
-            rate = float(np.log(max(float(rmt.support(st_map).radius), 1e-300)))
-            slow = float(rmt.slow_fraction(st_map, eps))
-        else:
-            rate = float(rmt.rightmost(st_lo))
-            slow = float(rmt.slow_fraction(st_lo, eps))
-        stable_any = not f0_unstable[0] or not f0_unstable[1]
-        unstable_any = f0_unstable[0] or f0_unstable[1]
-        out = {"branches": branches.size, "delta_h": float(sol.delta_h[hi]), "f0_low": f0[0],
-               "f0_high": f0[1], "rate_low": rate, "slow_theory": slow}  # fmt: skip
+        br = branches(ensemble)
+        hi = br.delta_h.size - 1
+        f0_lo, (rate, slow) = br.measure(0), br.decay(0, eps)
+        f0_hi = f0_lo if hi == 0 else br.measure(hi)
+        stable_any = f0_lo <= 1.0 or f0_hi <= 1.0
+        unstable_any = f0_lo > 1.0 or f0_hi > 1.0
+        out = {"branches": br.delta_h.size, "delta_h": float(br.delta_h[hi]), "f0_low": f0_lo,
+               "f0_high": f0_hi, "rate_low": rate, "slow_theory": slow}  # fmt: skip
     else:  # LSTM: the zero state only
         st = rmt.structure(ensemble, rmt.zero_state_stats(ensemble))
         sup = rmt.support(st)
@@ -119,51 +94,17 @@ def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
         unstable_any = not stable_any
         out = {"branches": 0, "delta_h": math.nan, "f0_low": math.nan, "f0_high": math.nan,
                "rate_low": rate, "slow_theory": slow}  # fmt: skip
-    out["region_theory"] = theory_region(stable_any, unstable_any, slow > marginal)
+    region = theory_region(stable_any, unstable_any, slow > marginal)
+    out["region_theory"] = UNSTABLE_FPS if region == CHAOTIC and not has_dmft(ensemble) else region
     return out
 
 
-def _gru_point(ensemble, eps: float, marginal: float) -> dict:
-    """:func:`theory_point` for the GRU (:mod:`dynagate.meanfield.gru`): ``f0_low``/``f0_high`` are the
-    spectral radii of the smallest and largest branch (fixed points unstable iff > 1), ``rate_low`` the
-    log of the first, per step. Unstable fixed points alone are ``unstable_fixed_points``, not chaos:
-    without a DMFT of the GRU the theory does not decide whether they leave a chaotic attractor."""
-    from ..meanfield.gru import branch_radius, static_gru
-
-    sol = static_gru(ensemble)
-    lo, hi = branch_radius(ensemble, float(sol.q[0]), eps), branch_radius(ensemble, float(sol.q[-1]), eps)
-    stable_any = lo[0] < 1.0 or hi[0] < 1.0
-    unstable_any = lo[0] > 1.0 or hi[0] > 1.0
-    region = theory_region(stable_any, unstable_any, lo[1] > marginal)
-    if region == CHAOTIC:
-        region = UNSTABLE_FPS
-    return {"branches": sol.q.size, "delta_h": float(sol.q[-1]), "f0_low": lo[0], "f0_high": hi[0],
-            "rate_low": float(np.log(max(lo[0], 1e-300))), "slow_theory": lo[1],
-            "region_theory": region}  # fmt: skip
-
-
-@jax.jit
-def _f0(st):
-    return F(st, jnp.asarray(0.0 + 0.0j))
-
-
 def _f0_low(ensemble) -> float:
-    if isinstance(ensemble, GRU):
-        from ..meanfield.gru import branch_radius, static_gru
-
-        return branch_radius(ensemble, float(static_gru(ensemble).q[0]))[0]
-    flow = _flow(ensemble)
-    sol = static(flow)
-    lo = int(np.flatnonzero(np.asarray(sol.valid))[0])
-    return float(_f0(structure(flow, branch_stats(flow, sol, lo))))
+    return branches(ensemble).measure(0)
 
 
 def _n_branches(ensemble) -> int:
-    if isinstance(ensemble, GRU):
-        from ..meanfield.gru import static_gru
-
-        return int(static_gru(ensemble).q.size)
-    return int(np.asarray(static(ensemble).valid).sum())
+    return int(branches(ensemble).delta_h.size)
 
 
 #: Long names of the theory lines (variables over x).

@@ -1,0 +1,110 @@
+"""The static branches of a model and the stability of their fixed points: the theory hook that phase
+diagrams and the CLI use for every model (:func:`branches`, dispatched on the ensemble's type).
+
+A model with a static mean field registers ``@branches.register`` a function returning :class:`Branches`:
+the branches' variances (ascending); per branch, a stability measure that exceeds 1 exactly where the
+fixed points of that branch are unstable (F(0) of the RMT support for flows; the support's spectral
+radius for maps); and per branch the decay rate (the support's rightmost point per unit time for flows,
+the log of its radius per step for maps) with the predicted fraction of slow modes (NaN where the density
+formula does not apply, :func:`dynagate.rmt.has_density`). Registered here: the vanilla RNN
+(flow and Euler map), the gated RNN and the GRU (:mod:`.gru`). :func:`has_branches` says
+whether a model has the hook.
+
+The vanilla Euler map has the flow's fixed points; its Jacobian at one is I + delta J_flow, whose support
+(a disk of radius delta rho about 1 - delta, where the flow's is the disk of radius rho about -1) lies
+inside the unit circle iff rho < 1, i.e. iff the flow's F(0) = rho^2 < 1: the map's measure is the flow's
+F(0), its rate ln(radius) per step and its slow modes those within eps of 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import rmt
+from ..errors import InputError
+from ..models.gated import GatedRNN
+from ..models.gru import GRU
+from ..models.vanilla import VanillaRNN
+from .gru import branch_law, branch_radius, static_gru
+from .sitelaw import branch_stats
+from .static import static
+
+
+@dataclasses.dataclass(frozen=True)
+class Branches:
+    """The static branches of one ensemble: ``delta_h`` (ascending; Var h, or E h^2 for the GRU),
+    ``measure(i)``, the stability measure of branch i (> 1: unstable), and ``decay(i, eps)`` -> (rate,
+    slow fraction) there (module doc)."""
+
+    delta_h: np.ndarray
+    measure: Callable[[int], float]
+    decay: Callable[[int, float], tuple[float, float]]
+
+
+@functools.singledispatch
+def branches(ensemble) -> Branches:
+    """The static branches of ``ensemble`` by the function registered for its type (module doc)."""
+    raise NotImplementedError(f"no static mean field for {type(ensemble).__name__}")
+
+
+def has_branches(ensemble) -> bool:
+    """Whether a static mean field is registered for the ensemble's type."""
+    return branches.dispatch(type(ensemble)) is not branches.dispatch(object)
+
+
+@jax.jit
+def _f0(st):
+    return rmt.F(st, jnp.asarray(0.0 + 0.0j))
+
+
+def slow_fraction(st, eps: float) -> float:
+    """The predicted slow-mode fraction of a structure, NaN where the density formula does not apply."""
+    return float(rmt.slow_fraction(st, eps)) if rmt.has_density(st) else math.nan
+
+
+def _log_radius(st) -> float:
+    return float(np.log(max(float(rmt.support(st).radius), 1e-300)))
+
+
+def _static_branches(ensemble) -> Branches:
+    is_map = isinstance(ensemble, VanillaRNN) and ensemble.delta is not None
+    flow = ensemble.replace(delta=None) if is_map else ensemble
+    sol = static(flow)
+    idx = np.flatnonzero(np.asarray(sol.valid))
+    if idx.size == 0:  # cannot happen (RHS(0) >= 0 and RHS <= D_max); kept as a guard
+        raise InputError(f"no static mean-field solution found for {ensemble!r}")
+
+    def measure(i: int) -> float:
+        return float(_f0(rmt.structure(flow, branch_stats(flow, sol, int(idx[i])))))
+
+    def decay(i: int, eps: float) -> tuple[float, float]:
+        st = rmt.structure(ensemble, branch_stats(ensemble, sol, int(idx[i])))
+        rate = _log_radius(st) if is_map else float(rmt.rightmost(st))
+        return rate, slow_fraction(st, eps)
+
+    return Branches(np.asarray(sol.delta_h)[idx], measure, decay)
+
+
+def _gru_branches(ensemble) -> Branches:
+    sol = static_gru(ensemble)
+
+    def measure(i: int) -> float:
+        return float(rmt.support(rmt.structure(ensemble, branch_law(ensemble, float(sol.q[i])))).radius)
+
+    def decay(i: int, eps: float) -> tuple[float, float]:
+        radius, slow = branch_radius(ensemble, float(sol.q[i]), eps)
+        return float(np.log(max(radius, 1e-300))), slow
+
+    return Branches(sol.q, measure, decay)
+
+
+branches.register(VanillaRNN, _static_branches)
+branches.register(GatedRNN, _static_branches)
+branches.register(GRU, _gru_branches)
