@@ -67,15 +67,30 @@ def test_stable_branch_against_fixed_points_of_networks(name):
     assert r_sim == pytest.approx(radius, rel=0.05)
 
 
-def test_gru_phase_theory_does_not_claim_chaos():
+def test_gru_phase_theory_claims_chaos_only_from_its_dmft():
     # the GRU's theory layers: below g_n sigma(mu_r) = 1 the zero state is stable (radius from the zero
-    # state's law); above, the non-zero branch's fixed points are (weakly) unstable at mu_r = 0, and without
-    # a DMFT the region is unstable_fixed_points, never chaotic; the stability line at g_n = 2
+    # state's law); above, the non-zero branch's fixed points are (weakly) unstable at mu_r = 0, and the
+    # static theory alone says unstable_fixed_points, never chaotic; the stability line at g_n = 2
     ds = phase.phase_diagram(dg.GRU(), x=("mu_z", [-2.0, 2.0]), y=("g_n", [1.0, 3.0]))
     region = np.asarray(ds.region_theory)
     assert np.all(region[0] == phase.STABLE) and np.all(region[1] == phase.UNSTABLE_FPS)
     assert not np.any(region == phase.CHAOTIC)
     np.testing.assert_array_equal(ds.branches, [[1, 1], [2, 2]])
     np.testing.assert_allclose(ds.line_stability, 2.0, atol=2.0 / 2**8)
+    # with the DMFT layer (tests/test_gru_dmft.py) the chaotic solution at g_n = 3 decides: chaotic, with
+    # lambda_max per step > 0; its onset (3 bisection steps of the 2-unit interval) at or above the zero
+    # state's instability, where the static theory has already lost every stable fixed point
+    from dynagate.phase.regions import dmft_region
+    from dynagate.phase.theory import dmft_column
+
+    col = dmft_column(dg.GRU(mu_z=-2.0), ("g_n", [1.0, 3.0]))
+    assert np.isnan(col["lambda_dmft"][0]) and col["lambda_dmft"][1] > 0.02
+    assert 2.0 - 0.25 <= col["line_dmft"] <= 2.5
+    lam = np.stack([col["lambda_dmft"], [np.nan, np.nan]], axis=1)  # a second column without chaos
+    f0 = np.asarray(ds.f0_low)
+    region = dmft_region(
+        lam, f0, np.asarray(ds.f0_high), np.asarray(ds.slow_theory), 0.1, unstable_is_chaos=False
+    )
+    assert region.tolist() == [[phase.STABLE, phase.STABLE], [phase.CHAOTIC, phase.UNSTABLE_FPS]]
     with pytest.raises(dg.InputError, match="DMFT layer"):
-        phase.phase_diagram(dg.GRU(), x=("mu_z", [-2.0, 2.0]), y=("g_n", [1.0, 3.0]), dmft=True)
+        phase.phase_diagram(dg.LSTM(), x=("mu_f", [0.0, 1.0]), y=("g_u", [1.0, 3.0]), dmft=True)

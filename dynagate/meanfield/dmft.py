@@ -105,10 +105,15 @@ def _phi_prime(y):
     return 1.0 / np.cosh(y) ** 2
 
 
+#: The ``method`` of solvers for maps (lags in steps, lambda_max per step).
+MAP_METHODS = frozenset({"euler_map", "gru-montecarlo"})
+
+
 @dataclasses.dataclass(frozen=True)
 class DMFTResult:
     """The stationary chaotic solution: C_h(tau) (autocovariance of h about its mean) on ``tau`` >= 0
-    (time units of tau_h), Delta0 = C_h(0), lambda_max (per unit time), the relaxation time, and a status:
+    (time units of tau_h; steps for maps, :attr:`per_step`), Delta0 = C_h(0), lambda_max (per unit time,
+    or per step), the relaxation time, and a status:
     "converged", "not_converged" (see ``residual``), or "no_chaos" (the only solution is a fixed point;
     lambda_max is then the decay rate of perturbations at it, e.g. -(1 - g) for the vanilla flow).
 
@@ -133,6 +138,11 @@ class DMFTResult:
 
     def __post_init__(self):
         object.__setattr__(self, "status", as_status(self.status))
+
+    @property
+    def per_step(self) -> bool:
+        """Whether lags are in steps and lambda_max is per step (the solvers of maps)."""
+        return self.method in MAP_METHODS
 
     def summary(self) -> dict:
         """The main numbers (strict JSON: NaN and inf as null)."""
@@ -412,8 +422,14 @@ def _from_grid(ensemble, sol, lam, method, tol, residual, advice: str = "raise t
 
 
 def default_solver(ensemble):
-    """EulerMap for the vanilla Euler map; SCS where it applies, else Closed for alpha_z = 0, else
-    MonteCarlo."""
+    """EulerMap for the vanilla Euler map, GRUMonteCarlo for the GRU; SCS where it applies, else Closed for
+    alpha_z = 0, else MonteCarlo."""
+    from ..models.gru import GRU
+
+    if isinstance(ensemble, GRU):
+        from .gru_dmft import GRUMonteCarlo
+
+        return GRUMonteCarlo()
     if isinstance(ensemble, VanillaRNN) and ensemble.delta is not None:
         from .euler_map import EulerMap
 

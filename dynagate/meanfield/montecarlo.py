@@ -331,8 +331,17 @@ def lambda_max(sol: dict, *, key, options: Options = Options(), lam0: float = 0.
         mu = float((new[0][0] + new[1][0]) / (q[0][0] + q[1][0]))
         return tuple(x / (new[0][0] + new[1][0]) for x in new), mu
 
+    return power_lambda(step, q, key=key, n_tangent=o.n_tangent, lam0=lam0)
+
+
+def power_lambda(step, q, *, key, n_tangent: int, lam0: float = 0.0, warmup: int = 20):
+    """lambda_max of a sampled linear tangent map and its standard error: ``step(key, q, lam)`` -> (q
+    re-estimated and normalised, mu, the growth factor of its norm). Power iteration (``warmup`` steps at
+    ``lam0`` to find the direction) with lambda updated by a damped Newton step on log mu each time (slope
+    from two common-random-number evaluations); the estimate is the mean over the second half, corrected
+    by the residual log mu / slope, with a batch-means standard error."""
     lam = lam0
-    for _ in range(20):  # warm-up of the tangent direction
+    for _ in range(warmup):
         key, sub = jax.random.split(key)
         q, _ = step(sub, q, lam)
     key, sub = jax.random.split(key)
@@ -340,7 +349,7 @@ def lambda_max(sol: dict, *, key, options: Options = Options(), lam0: float = 0.
     slope = (math.log(step(sub, q, lam + eps)[1]) - math.log(step(sub, q, lam - eps)[1])) / (2 * eps)
     slope = min(slope, -0.1)  # mu decreases in lambda; guard against a noisy slope
     lams, logs = [], []
-    for _ in range(o.n_tangent):
+    for _ in range(n_tangent):
         key, sub = jax.random.split(key)
         q, mu = step(sub, q, lam)
         lams.append(lam)

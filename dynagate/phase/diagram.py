@@ -33,6 +33,7 @@ from .theory import (
     theory_lines,
     theory_point,
     tricritical,
+    unstable_is_chaos,
 )
 
 
@@ -147,7 +148,7 @@ def phase_diagram(
         raise InputError("nothing to compute: theory=False and no simulation")
     dmft = bool(dmft and theory)
     if dmft and not has_dmft(ensemble):
-        raise InputError(f"the DMFT layer is for the vanilla RNN and the gated RNN, not {cls.__name__}")
+        raise InputError(f"the DMFT layer is for the vanilla, gated and GRU networks, not {cls.__name__}")
     if simulate is not None:
         if not isinstance(simulate, Simulation):
             raise InputError(f"simulate must be a Simulation(...) or None, got {type(simulate).__name__}")
@@ -187,11 +188,11 @@ def phase_diagram(
         cols = sweep.run(_DmftTask(ensemble, (xn, tuple(xv)), (yn, tuple(yv))), xv.size, dspec, chunk=1,
                          store=folder and folder / "dmft", fingerprint=_fingerprint(params | {"dmft": True}),
                          client=client, progress=progress, description="DMFT columns")  # fmt: skip
-        _add_dmft(ds, cols, xn, yn, marginal, is_flow)
+        _add_dmft(ds, cols, xn, yn, marginal, is_flow, unstable_is_chaos(ensemble))
     return ds
 
 
-def _add_dmft(ds, cols: dict, xn: str, yn: str, marginal: float, is_flow: bool) -> None:
+def _add_dmft(ds, cols: dict, xn: str, yn: str, marginal: float, is_flow: bool, unstable_chaos: bool) -> None:
     units = "per unit time (tau_h = 1)" if is_flow else "per step"
     lam = cols["lambda_dmft"].T
     ds["lambda_dmft"] = ((yn, xn), lam, {"long_name": "DMFT lambda_max of the chaotic solution (NaN: none)",
@@ -199,7 +200,8 @@ def _add_dmft(ds, cols: dict, xn: str, yn: str, marginal: float, is_flow: bool) 
     ds["delta0_dmft"] = ((yn, xn), cols["delta0_dmft"].T,
                          {"long_name": "DMFT Var h of the chaotic solution (NaN: none)"})  # fmt: skip
     ds["line_dmft"] = (xn, cols["line_dmft"], {"long_name": LINES["line_dmft"], "units": yn})
-    region = regions.dmft_region(lam, ds.f0_low, ds.f0_high, ds.slow_theory, marginal)
+    region = regions.dmft_region(lam, ds.f0_low, ds.f0_high, ds.slow_theory, marginal,
+                                 unstable_is_chaos=unstable_chaos)  # fmt: skip
     ds["region_theory"] = ((yn, xn), region, flags(
         "region predicted by the DMFT (chaos) and the static mean field + RMT (fixed points)"))  # fmt: skip
 

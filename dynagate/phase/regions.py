@@ -10,8 +10,9 @@ Codes (the CF ``flag_values`` / ``flag_meanings`` of the ``region_*`` variables,
   bistability, not a sufficient one; for the GRU, which has no DMFT here, also unstable fixed points
   alone, which the static theory cannot call chaotic) and *marginal* (stable, with many slow modes).
 * **DMFT** (:func:`dmft_region`): the chaotic DMFT solution decides chaos: *bistable* where it exists
-  while the smallest fixed point is stable, *chaotic* where it exists otherwise (or where every branch is
-  unstable); else *stable* or *marginal* as above. Unstable fixed points alone do not make a chaotic
+  while the smallest fixed point is stable, *chaotic* where it exists otherwise (or, for the vanilla and
+  gated RNN, where every branch is unstable; for the GRU that is *unstable_fixed_points*); else *stable*
+  or *marginal* as above. Unstable fixed points alone do not make a chaotic
   attractor.
 * **Simulation** (:func:`simulated_region`): a run *survived* if <h^2> at its end is above a threshold
   (:func:`survived`), and is *chaotic* if it survived with lambda above twice its standard error
@@ -40,14 +41,19 @@ def theory_region(stable: bool, unstable: bool, slow: bool) -> int:
     return MARGINAL if slow else STABLE
 
 
-def dmft_region(lambda_dmft, f0_low, f0_high, slow_theory, marginal: float) -> np.ndarray:
+def dmft_region(lambda_dmft, f0_low, f0_high, slow_theory, marginal: float, *,
+                unstable_is_chaos: bool = True) -> np.ndarray:  # fmt: skip
     """The regions (int8) from the DMFT chaotic solution (``lambda_dmft`` finite where it exists) and the
-    static branches' F(0) (fixed points unstable iff F(0) > 1) and predicted slow-mode fraction."""
+    static branches' stability measure (fixed points unstable iff > 1) and predicted slow-mode fraction.
+    With ``unstable_is_chaos`` (vanilla, gated) fixed points that are all unstable also make the point
+    chaotic; without it (GRU) they are *unstable_fixed_points* unless the DMFT has a chaotic solution."""
     zero_stable = np.asarray(f0_low) <= 1.0
-    chaos = np.isfinite(lambda_dmft) | (~zero_stable & (np.asarray(f0_high) > 1.0))
+    all_unstable = ~zero_stable & (np.asarray(f0_high) > 1.0)
+    chaos = np.isfinite(lambda_dmft) | (all_unstable & unstable_is_chaos)
     slow = np.asarray(slow_theory) > marginal
     region = np.where(chaos & zero_stable, BISTABLE,
-                      np.where(chaos, CHAOTIC, np.where(slow, MARGINAL, STABLE)))  # fmt: skip
+                      np.where(chaos, CHAOTIC, np.where(all_unstable, UNSTABLE_FPS,
+                               np.where(slow, MARGINAL, STABLE))))  # fmt: skip
     return region.astype(np.int8)
 
 

@@ -42,6 +42,7 @@ from ..meanfield import closed
 from ..meanfield.branches import branches, has_branches
 from ..meanfield.dmft import _is_static
 from ..models.gated import GatedRNN
+from ..models.gru import GRU
 from ..models.vanilla import VanillaRNN
 from .regions import CHAOTIC, UNSTABLE_FPS, theory_region
 
@@ -53,8 +54,15 @@ def has_theory(ensemble) -> bool:
 
 
 def has_dmft(ensemble) -> bool:
-    """Whether the DMFT layer applies: the gated RNN and the vanilla flow and map."""
-    return isinstance(ensemble, (GatedRNN, VanillaRNN))
+    """Whether the DMFT layer applies: the gated RNN, the vanilla flow and map, the GRU."""
+    return isinstance(ensemble, (GatedRNN, VanillaRNN, GRU))
+
+
+def unstable_is_chaos(ensemble) -> bool:
+    """Whether fixed points that are all unstable make a point chaotic in the DMFT regions: for the vanilla
+    and gated RNN (whose unstable fixed points leave only the chaotic solution, THEORY.md); not for the GRU,
+    where the DMFT's own chaotic solution decides."""
+    return not isinstance(ensemble, GRU)
 
 
 def _is_map(ensemble) -> bool:
@@ -73,9 +81,9 @@ THEORY_SPEC = {
 
 
 def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
-    """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``. Where
-    the model has no DMFT (the GRU), unstable fixed points alone are ``unstable_fixed_points``, not chaos:
-    the static theory does not decide whether they leave a chaotic attractor."""
+    """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``. For the
+    GRU, unstable fixed points alone are ``unstable_fixed_points``, not chaos: the static theory does not
+    decide whether they leave a chaotic attractor (its DMFT layer does)."""
     if has_theory(ensemble):
         br = branches(ensemble)
         hi = br.delta_h.size - 1
@@ -95,7 +103,7 @@ def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
         out = {"branches": 0, "delta_h": math.nan, "f0_low": math.nan, "f0_high": math.nan,
                "rate_low": rate, "slow_theory": slow}  # fmt: skip
     region = theory_region(stable_any, unstable_any, slow > marginal)
-    out["region_theory"] = UNSTABLE_FPS if region == CHAOTIC and not has_dmft(ensemble) else region
+    out["region_theory"] = UNSTABLE_FPS if region == CHAOTIC and not unstable_is_chaos(ensemble) else region
     return out
 
 
@@ -164,6 +172,8 @@ def dmft_column(ensemble, y: tuple, *, iters: int = 6, tol: float = 1e-9, max_it
     yn, yv = y
     if _is_map(ensemble):
         return _map_column(ensemble, y, iters=min(iters, 4), tol=max(tol, 1e-8))
+    if isinstance(ensemble, GRU):
+        return _gru_column(ensemble, y, iters=min(iters, 3))
     base = ensemble.replace(alpha_z=0.0) if isinstance(ensemble, GatedRNN) else ensemble
     p = closed._params(base)
     t_max = 60.0 / p["sz0"]
@@ -216,6 +226,44 @@ def _map_column(ensemble, y: tuple, *, iters: int, tol: float) -> dict:
         r = solve(yv[j])
         if r is None:
             if j < len(yv) - 1:  # the chaotic stretch from the top ends between y[j] and y[j + 1]
+                lo, hi = yv[j], yv[j + 1]
+                for _ in range(iters):
+                    mid = 0.5 * (lo + hi)
+                    lo, hi = (lo, mid) if solve(mid) is not None else (mid, hi)
+                line = 0.5 * (lo + hi)
+            break
+        lam[j], d0[j] = r.lambda_max, r.delta0
+    else:
+        line = yv[0]
+    return {"lambda_dmft": lam, "delta0_dmft": d0, "line_dmft": line}
+
+
+#: Lighter Monte-Carlo settings for DMFT columns (about 2 s per point; lambda_max standard error ~2%).
+GRU_COLUMN = {"n_samples": 500, "n_burn": 20, "n_average": 20, "n_tangent": 30}
+
+
+def _gru_column(ensemble, y: tuple, *, iters: int) -> dict:
+    """:func:`dmft_column` for the GRU: the sampled DMFT (:mod:`dynagate.meanfield.gru_dmft`, settings
+    :data:`GRU_COLUMN`, a fixed key per y value) at each y from the top; a chaotic solution where it is
+    non-static with lambda_max per step above twice its standard error; the line bisected as there."""
+    import jax
+
+    from ..meanfield.gru_dmft import GRUMonteCarlo, GRUOptions
+
+    yn, yv = y
+    solver = GRUMonteCarlo(GRUOptions(**GRU_COLUMN))
+
+    def solve(v):
+        r = solver(ensemble.replace(**{yn: float(v)}), jax.random.PRNGKey(0))
+        chaotic = r.status != "no_chaos" and r.lambda_max > 2 * r.stderr.get("lambda_max", 0.0)
+        return r if chaotic else None
+
+    lam, d0 = np.full(len(yv), np.nan), np.full(len(yv), np.nan)
+    line = np.nan
+    for j in range(len(yv) - 1, -1, -1):
+        r = solve(yv[j])
+        if r is None:
+            if j < len(yv) - 1:
                 lo, hi = yv[j], yv[j + 1]
                 for _ in range(iters):
                     mid = 0.5 * (lo + hi)

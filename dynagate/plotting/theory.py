@@ -36,12 +36,14 @@ def plot_dmft(result, simulated=None, ax=None, title: str | None = None) -> Figu
         ax.plot(lags[k], c[k], color="C1", lw=1.2, ls="--", label="simulated network")
     ax.axvline(result.relaxation_time, color="0.5", lw=0.8, ls=":", label="relaxation time")
     ax.axhline(0.0, color="k", lw=0.6)
-    ax.set_xlabel("lag τ [time units τ_h]")
+    per_step = getattr(result, "per_step", False)
+    ax.set_xlabel("lag τ [steps]" if per_step else "lag τ [time units τ_h]")
     ax.set_ylabel("autocorrelation C_h(τ)")
     lam = f"{result.lambda_max:.4g}"
     if "lambda_max" in result.stderr and np.isfinite(result.stderr["lambda_max"]):
         lam += f" ± {result.stderr['lambda_max']:.2g}"
-    ax.set_title(title or f"Δ0 = {result.delta0:.4g}, λ_max = {lam} per unit time, {result.status}")
+    unit = "step" if per_step else "unit time"
+    ax.set_title(title or f"Δ0 = {result.delta0:.4g}, λ_max = {lam} per {unit}, {result.status}")
     ax.legend(loc="best", fontsize="small", framealpha=0.85)
     return fig
 
