@@ -5,13 +5,13 @@ import json
 import math
 
 import jax
-import numpy as np
 import pytest
 
 import dynagate as dg
 from dynagate.errors import InputError
 from dynagate.meanfield import dmft
 from dynagate.meanfield.gru_dmft import GRUMonteCarlo, GRUOptions
+from dynagate.validate import GRU_SETS, gru_comparison
 
 
 def _sigmoid(x):
@@ -102,48 +102,18 @@ def test_cli_dmft_gru_per_step(tmp_path, capsys):
     assert (out / "dmft.nc").exists() and (out / "dmft.png").exists()
 
 
-#: (parameters, key) of the comparison with simulated networks: fast and slow chaos, reset before, a
-#: sensitive update gate (g_z = 3)
-GRU_SETS = [
-    {"g_n": 3.0, "mu_z": -2.0},
-    {"g_n": 4.0, "mu_z": 0.0},
-    {"g_n": 4.0, "mu_z": -2.0, "reset": "before"},
-    {"g_n": 3.0, "mu_z": -1.0, "g_z": 3.0},
-]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("params", GRU_SETS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()))
 def test_gru_dmft_against_simulated_networks(params):
-    # Three networks of N = 1000 per set (relaxed 2000 steps; C_h over 4000 steps; lambda_max by QR with a
-    # 1000-step frame burn-in and 5000 steps): Delta0 within 5%, the e-folding time of C_h within 15%,
-    # lambda_max within 10% or 3 combined standard errors (the finite-N deficit of lambda_max, about 5%
-    # at N = 1000 here, is of the kind documented for the gated RNN in dynagate.chaos).
-    from dynagate.chaos import efold_time
-    from dynagate.lyapunov import lyapunov_spectrum
-    from dynagate.simulate import autocorrelation
-    from dynagate.spectra import relaxed_state
-
-    ens = dg.GRU(**params)
-    res = dmft(ens, key=jax.random.PRNGKey(11))
-    assert res.status == "converged"
-    d0, ef, lam = [], [], []
-    for seed in range(3):
-        k1, k2, k3 = jax.random.split(jax.random.PRNGKey(100 + seed), 3)
-        net = dg.sample(ens, 1000, key=k1)
-        s0 = relaxed_state(net, key=k2, steps=2000)
-        lags, c = autocorrelation(net, s0, t_obs=4000, max_lag=200)
-        ly = lyapunov_spectrum(net, key=k3, k=1, state0=s0, t_burn=0, t_frame=1000, t_obs=5000)
-        d0.append(c[0])
-        ef.append(efold_time(lags, c))
-        lam.append(float(ly.exponents[0]))
-    se = lambda x: np.std(x, ddof=1) / np.sqrt(len(x))  # noqa: E731
-    ef_th = efold_time(res.tau, res.c_h)
+    # Three networks of N = 1000 per set (dynagate.validate.gru_comparison, also `dynagate validate --only
+    # gru_dmft`): Delta0 within 5%, the e-folding time of C_h within 15%, lambda_max per step within 10% or
+    # 3 combined standard errors. The DMFT is above the networks' lambda_max by 1-7% in the fast sets and
+    # by up to 25% near the edge of chaos (g_n = 3, mu_z = 0, not in the list), a finite-N deficit of the
+    # kind documented for the gated RNN (dynagate.chaos).
+    cmp, res = gru_comparison(params, n=1000, seeds=3, key=jax.random.PRNGKey(2027))
     print(
-        f"\n{params}: Delta0 {res.delta0:.4f} / {np.mean(d0):.4f}; e-fold {ef_th:.2f} / {np.mean(ef):.2f}; "
-        f"lambda {res.lambda_max:.4f} ± {res.stderr['lambda_max']:.4f} / {np.mean(lam):.4f} ± {se(lam):.4f}"
+        f"\n{params}: "
+        + ", ".join(f"{k} {v[0]:.4g} / {v[1]:.4g} ± {v[2]:.2g}" for k, v in cmp.items() if k != "passed")
     )
-    assert np.mean(d0) == pytest.approx(res.delta0, rel=0.05)
-    assert np.mean(ef) == pytest.approx(ef_th, rel=0.15)
-    gap = abs(np.mean(lam) - res.lambda_max)
-    assert gap <= max(0.10 * res.lambda_max, 3 * math.hypot(se(lam), res.stderr["lambda_max"]))
+    assert res.status == "converged"
+    assert all(cmp["passed"].values()), cmp["passed"]

@@ -7,8 +7,8 @@ fixed points of that branch are unstable (F(0) of the RMT support for flows; the
 radius for maps); and per branch the decay rate (the support's rightmost point per unit time for flows,
 the log of its radius per step for maps) with the predicted fraction of slow modes (NaN where the density
 formula does not apply, :func:`dynagate.rmt.has_density`). Registered here: the vanilla RNN
-(flow and Euler map), the gated RNN and the GRU (:mod:`.gru`). :func:`has_branches` says
-whether a model has the hook.
+(flow and Euler map), the gated RNN, the GRU (:mod:`.gru`) and the LSTM (:mod:`.lstm`).
+:func:`has_branches` says whether a model has the hook.
 
 The vanilla Euler map has the flow's fixed points; its Jacobian at one is I + delta J_flow, whose support
 (a disk of radius delta rho about 1 - delta, where the flow's is the disk of radius rho about -1) lies
@@ -31,8 +31,9 @@ from .. import rmt
 from ..errors import InputError
 from ..models.gated import GatedRNN
 from ..models.gru import GRU
+from ..models.lstm import LSTM
 from ..models.vanilla import VanillaRNN
-from .gru import branch_law, branch_radius, static_gru
+from . import gru, lstm
 from .sitelaw import branch_stats
 from .static import static
 
@@ -92,19 +93,28 @@ def _static_branches(ensemble) -> Branches:
     return Branches(np.asarray(sol.delta_h)[idx], measure, decay)
 
 
-def _gru_branches(ensemble) -> Branches:
-    sol = static_gru(ensemble)
+def _gated_map_branches(module, solve):
+    """The branches of a gated map (GRU, LSTM) from its module's ``branch_law`` and ``branch_radius``: the
+    measure is the support's spectral radius, the rate its log per step."""
 
-    def measure(i: int) -> float:
-        return float(rmt.support(rmt.structure(ensemble, branch_law(ensemble, float(sol.q[i])))).radius)
+    def make(ensemble) -> Branches:
+        sol = solve(ensemble)
 
-    def decay(i: int, eps: float) -> tuple[float, float]:
-        radius, slow = branch_radius(ensemble, float(sol.q[i]), eps)
-        return float(np.log(max(radius, 1e-300))), slow
+        def measure(i: int) -> float:
+            law = module.branch_law(ensemble, float(sol.q[i]))
+            # the radius is the support's real edge: a coarse boundary (64 abscissae) gives it exactly
+            return float(rmt.support(rmt.structure(ensemble, law), n_x=64).radius)
 
-    return Branches(sol.q, measure, decay)
+        def decay(i: int, eps: float) -> tuple[float, float]:
+            radius, slow = module.branch_radius(ensemble, float(sol.q[i]), eps)
+            return float(np.log(max(radius, 1e-300))), slow
+
+        return Branches(sol.q, measure, decay)
+
+    return make
 
 
 branches.register(VanillaRNN, _static_branches)
 branches.register(GatedRNN, _static_branches)
-branches.register(GRU, _gru_branches)
+branches.register(GRU, _gated_map_branches(gru, gru.static_gru))
+branches.register(LSTM, _gated_map_branches(lstm, lstm.static_lstm))

@@ -2,8 +2,7 @@ r"""The theory layers of a phase diagram: the static mean field and the RMT stab
 at each grid point, the theory lines, and the DMFT chaotic solution along a column.
 
 **Per point** (:func:`theory_point`), for every model with a static mean field registered
-(:func:`dynagate.meanfield.branches`: the vanilla flow and map, the gated RNN, the GRU; the LSTM from the
-zero state only):
+(:func:`dynagate.meanfield.branches`: the vanilla flow and map, the gated RNN, the GRU, the LSTM):
 
 * the static mean-field branches: their number and the largest variance ``delta_h`` (more than one
   branch below the zero-state threshold is the subcritical, discontinuous transition; its end is the
@@ -33,11 +32,9 @@ stability line; ``line_dmft`` is meaningful where it lies below ``line_stability
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .. import rmt
+from ..errors import InputError
 from ..meanfield import closed
 from ..meanfield.branches import branches, has_branches
 from ..meanfield.dmft import _is_static
@@ -49,7 +46,7 @@ from .regions import CHAOTIC, UNSTABLE_FPS, theory_region
 
 def has_theory(ensemble) -> bool:
     """Whether a static mean field is registered for the model (:func:`dynagate.meanfield.branches`):
-    the vanilla flow and map, the gated RNN, the GRU."""
+    the vanilla flow and map, the gated RNN, the GRU, the LSTM."""
     return has_branches(ensemble)
 
 
@@ -84,24 +81,16 @@ def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
     """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``. For the
     GRU, unstable fixed points alone are ``unstable_fixed_points``, not chaos: the static theory does not
     decide whether they leave a chaotic attractor (its DMFT layer does)."""
-    if has_theory(ensemble):
-        br = branches(ensemble)
-        hi = br.delta_h.size - 1
-        f0_lo, (rate, slow) = br.measure(0), br.decay(0, eps)
-        f0_hi = f0_lo if hi == 0 else br.measure(hi)
-        stable_any = f0_lo <= 1.0 or f0_hi <= 1.0
-        unstable_any = f0_lo > 1.0 or f0_hi > 1.0
-        out = {"branches": br.delta_h.size, "delta_h": float(br.delta_h[hi]), "f0_low": f0_lo,
-               "f0_high": f0_hi, "rate_low": rate, "slow_theory": slow}  # fmt: skip
-    else:  # LSTM: the zero state only
-        st = rmt.structure(ensemble, rmt.zero_state_stats(ensemble))
-        sup = rmt.support(st)
-        rate = float(sup.rightmost) if st.is_flow else float(np.log(max(float(sup.radius), 1e-300)))
-        slow = float(rmt.slow_fraction(st, eps))
-        stable_any = bool(sup.stable)
-        unstable_any = not stable_any
-        out = {"branches": 0, "delta_h": math.nan, "f0_low": math.nan, "f0_high": math.nan,
-               "rate_low": rate, "slow_theory": slow}  # fmt: skip
+    if not has_theory(ensemble):
+        raise InputError(f"no static mean field is registered for {type(ensemble).__name__}")
+    br = branches(ensemble)
+    hi = br.delta_h.size - 1
+    f0_lo, (rate, slow) = br.measure(0), br.decay(0, eps)
+    f0_hi = f0_lo if hi == 0 else br.measure(hi)
+    stable_any = f0_lo <= 1.0 or f0_hi <= 1.0
+    unstable_any = f0_lo > 1.0 or f0_hi > 1.0
+    out = {"branches": br.delta_h.size, "delta_h": float(br.delta_h[hi]), "f0_low": f0_lo,
+           "f0_high": f0_hi, "rate_low": rate, "slow_theory": slow}  # fmt: skip
     region = theory_region(stable_any, unstable_any, slow > marginal)
     out["region_theory"] = UNSTABLE_FPS if region == CHAOTIC and not unstable_is_chaos(ensemble) else region
     return out
