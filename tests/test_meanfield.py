@@ -245,6 +245,23 @@ def test_jit_vmap_match_loop():
     assert batched.valid.sum() > grid.size  # several grid points have two or three branches
 
 
+def test_grad_of_the_static_branch_equals_finite_differences():
+    # the branches are differentiable in the hyperparameters (implicit-function step after the bisection):
+    # d Delta_h / d g_h of the non-zero branch against a central difference (step 1e-5: error ~1e-9), and
+    # d / d alpha_r through the reset gate; vmap over g_h of the gradient equals a loop
+    def top(g_h, alpha_r=2.0):
+        s = static(GatedRNN(g_h=g_h, alpha_r=alpha_r))
+        return jnp.nanmax(s.delta_h)
+
+    for g in (2.5, 3.5):
+        fd = (top(g + 1e-5) - top(g - 1e-5)) / 2e-5
+        assert float(jax.grad(top)(g)) == pytest.approx(float(fd), rel=1e-5)
+    fd = (top(3.0, 2.0 + 1e-5) - top(3.0, 2.0 - 1e-5)) / 2e-5
+    assert float(jax.grad(top, argnums=1)(3.0, 2.0)) == pytest.approx(float(fd), rel=1e-5)
+    grid = jnp.asarray([2.5, 3.0, 3.5])
+    np.testing.assert_allclose(jax.vmap(jax.grad(top))(grid), [jax.grad(top)(g) for g in grid], rtol=1e-10)
+
+
 @pytest.mark.parametrize(
     "call",
     [

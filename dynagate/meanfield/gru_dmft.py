@@ -48,7 +48,19 @@ steps on log mu (:func:`.montecarlo.power_lambda`). A static C_h makes the field
 that of the Jacobian diag(g) + diag((1 - g) r (1 - n^2)) W_n + ...; its top mode at zero frequency gives
 the spectral radius, as for the vanilla map (:mod:`.euler_map`).
 
-tests/test_gru_dmft.py compares Delta0, the autocorrelation and lambda_max per step with simulated networks.
+**Checks** (tests/test_gru_dmft.py). With constant gates (g_r = g_z = 0) the GRU is the vanilla Euler map
+in x = r W_n h, with delta = 1 - z and gain r g_n, whose DMFT is deterministic (:mod:`.euler_map`): Delta0
+(times (r g_n)^2) within 0.4% and lambda_max within 1%. Against simulated networks (N = 1000, 3 each;
+:func:`dynagate.validate.gru_comparison`), Delta0 agrees within 1% and lambda_max is 1-7% below the DMFT in
+fast chaos (g_n = 3, mu_z = -2: 0.0483 against 0.0516; g_n = 4, mu_z = 0: 0.0563 / 0.0605; reset before,
+g_n = 4, mu_z = -2: 0.1417 / 0.1434).
+
+**Finite N.** Near the edge of chaos the networks approach the DMFT slowly. At g_n = 3, mu_z = 0 (DMFT:
+lambda_max = 0.0299 +- 0.0004 per step, e-folding time of C_h 14.7 steps) the simulated lambda_max is 0.0223
+(N = 500, 2 networks), 0.0243 (1000, 3), 0.0264 (2000, 2), 0.0288 (4000, 1): about +0.002 per doubling of N,
+4% below the DMFT at N = 4000, while the e-folding time (15.6 at N = 2000, 15.4 at 4000) and Delta0 (within
+2% at every N) have settled. This is the finite-size deficit documented for the gated RNN in
+:mod:`dynagate.chaos`, not a missing term: the same operator with constant gates is exact.
 """
 
 from __future__ import annotations

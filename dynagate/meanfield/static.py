@@ -203,6 +203,15 @@ def _static(p: dict, gated: bool, n: int, n_grid: int) -> Static:
     valid = jnp.concatenate([zero_root[None], found])
     order = jnp.argsort(jnp.where(valid, roots, jnp.inf))[:k]
     roots, valid = roots[order], valid[order]
+    # implicit-function step: roots - G(roots) / G'(roots) with the bisection and G' held constant has the
+    # bisection's value (G ~ 0 there) and the derivative d root / d p = -(dG/dp) / G' of the implicit
+    # function theorem, so jax.grad / jvp of the branches with respect to the hyperparameters is exact
+    # (bisection alone has derivative 0); the zero root is exact and kept
+    r0 = jax.lax.stop_gradient(roots)
+    move = valid & (r0 > 0)
+    g_val, g_slope = jax.vmap(jax.value_and_grad(gfun))(jnp.where(move, r0, 1.0))  # finite where unused
+    step = g_val / jax.lax.stop_gradient(jnp.where(move & (g_slope != 0), g_slope, 1.0))
+    roots = jnp.where(move, r0 - (step - jax.lax.stop_gradient(step)), r0)
     rhs, slope, a2 = jax.vmap(lambda d: _map(p, gated, d, n))(roots)
     nan = lambda x: jnp.where(valid, x, jnp.nan)  # noqa: E731
     zero = jnp.zeros(k)

@@ -5,10 +5,11 @@ Codes (the CF ``flag_values`` / ``flag_meanings`` of the ``region_*`` variables,
 *stable*, *chaotic*, *bistable*, *marginal* and *unstable_fixed_points*.
 
 * **Static theory** (:func:`theory_region`, from the fixed points of the static mean-field branches and
-  their RMT stability): *stable* (stable fixed points only), *chaotic* (unstable ones only),
-  *unstable_fixed_points* (a stable fixed point beside unstable ones: a necessary condition for
-  bistability, not a sufficient one; for the GRU, which has no DMFT here, also unstable fixed points
-  alone, which the static theory cannot call chaotic) and *marginal* (stable, with many slow modes).
+  their RMT stability): *stable* (stable fixed points only), *chaotic* (unstable ones only, for the
+  vanilla and gated RNN), *unstable_fixed_points* (a stable fixed point beside unstable ones: a necessary
+  condition for bistability, not a sufficient one; for the GRU and the LSTM also unstable fixed points
+  alone, which their static theory cannot call chaotic: the GRU's DMFT layer decides) and *marginal*
+  (stable, with many slow modes).
 * **DMFT** (:func:`dmft_region`): the chaotic DMFT solution decides chaos: *bistable* where it exists
   while the smallest fixed point is stable, *chaotic* where it exists otherwise (or, for the vanilla and
   gated RNN, where every branch is unstable; for the GRU that is *unstable_fixed_points*); else *stable*

@@ -56,10 +56,10 @@ def has_dmft(ensemble) -> bool:
 
 
 def unstable_is_chaos(ensemble) -> bool:
-    """Whether fixed points that are all unstable make a point chaotic in the DMFT regions: for the vanilla
-    and gated RNN (whose unstable fixed points leave only the chaotic solution, THEORY.md); not for the GRU,
-    where the DMFT's own chaotic solution decides."""
-    return not isinstance(ensemble, GRU)
+    """Whether fixed points that are all unstable make a point chaotic: for the vanilla and gated RNN (whose
+    unstable fixed points leave only the chaotic solution, THEORY.md); not for the GRU, where the DMFT's own
+    chaotic solution decides, nor for the LSTM, which has no DMFT (*unstable_fixed_points*)."""
+    return isinstance(ensemble, (GatedRNN, VanillaRNN))
 
 
 def _is_map(ensemble) -> bool:
