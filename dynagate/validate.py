@@ -245,12 +245,15 @@ def _gated_slowing(quick: bool, out: Path) -> Check:
 
 
 #: The GRU DMFT against networks: fast and slow chaos, reset before, a sensitive update gate (g_z = 3).
+#: The last lies near the edge of chaos, where N = 1000 is not enough (e-folding time 13.9 +- 0.8 against
+#: 16.2, lambda_max 7% low; the finite-N table in dynagate.meanfield.gru_dmft): it is simulated at N = 2000.
 GRU_SETS = (
     {"g_n": 3.0, "mu_z": -2.0},
     {"g_n": 4.0, "mu_z": 0.0},
     {"g_n": 4.0, "mu_z": -2.0, "reset": "before"},
     {"g_n": 3.0, "mu_z": -1.0, "g_z": 3.0},
 )
+GRU_SIZES = (1000, 1000, 1000, 2000)
 
 
 def gru_comparison(params: dict, *, n: int, seeds: int, key) -> tuple[dict, object]:
@@ -275,18 +278,19 @@ def _gru_dmft(quick: bool, out: Path) -> Check:
     import jax
 
     sets = GRU_SETS[:1] if quick else GRU_SETS
-    n, seeds = (1000, 1) if quick else (1000, 3)
+    seeds = 1 if quick else 3
     rows, ok = [], True
     for j, params in enumerate(sets):
-        cmp, res = gru_comparison(params, n=n, seeds=seeds, key=jax.random.PRNGKey(2027 + j))
+        cmp, res = gru_comparison(params, n=GRU_SIZES[j], seeds=seeds, key=jax.random.PRNGKey(2027))
         ok = ok and all(cmp["passed"].values()) and res.status == "converged"
         cells = []
         for q, label in (("delta0", "Delta0"), ("relaxation_time", "e-fold"), ("lambda_max", "lambda")):
             mark = "" if cmp["passed"][q] else " FAIL"
             cells.append(f"{label} {cmp[q][0]:.4g} / {cmp[q][1]:.4g} ± {cmp[q][2]:.2g}{mark}")
         rows.append(", ".join(f"{k} {v}" for k, v in params.items()) + ": " + ", ".join(cells))
-    claim = (f"GRU DMFT (sampled, per step) against networks (N = {n}, {seeds} each): Delta0, e-folding time "
-             "of C_h, lambda_max per step (QR)")  # fmt: skip
+    sizes = ", ".join(str(n) for n in GRU_SIZES[: len(sets)])
+    claim = (f"GRU DMFT (sampled, per step) against networks (N = {sizes}; {seeds} each): Delta0, e-folding "
+             "time of C_h, lambda_max per step (QR)")  # fmt: skip
     tol = "Delta0 5%, e-folding time 15%, lambda_max 10% or 3 se"
     return Check("gru_dmft", claim, "theory / simulated ± se", "; ".join(rows), tol, bool(ok))
 

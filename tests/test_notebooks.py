@@ -18,7 +18,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 #: The heaviest notebooks run with the slow checks (-m slow): 04 and 05 (1.5-3 min each on 2 cores), and
-#: 02, 03 and 06 (0.6-2 min each); the quickstart stays in the default suite. What they show is tested
+#: 02, 03, 06 and 07 (0.6-2 min each); the quickstart stays in the default suite. What they show is tested
 #: piecewise by test_lyapunov, test_rmt and test_phase.
 SLOW = {
     "02_lyapunov.ipynb",
@@ -26,6 +26,7 @@ SLOW = {
     "04_dmft.ipynb",
     "05_fixed_points.ipynb",
     "06_phase_diagrams.ipynb",
+    "07_gru_lstm.ipynb",
 }
 
 

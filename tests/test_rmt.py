@@ -287,7 +287,7 @@ def _check_edge_and_support(st, eigs, tol=0.03):
 @pytest.mark.parametrize(
     ("ens", "relax"),
     [
-        (dg.GRU(g_n=3.0, g_r=2.0, g_z=2.0, mu_z=1.0, refine=True), True),
+        pytest.param(dg.GRU(g_n=3.0, g_r=2.0, g_z=2.0, mu_z=1.0, refine=True), True, marks=pytest.mark.slow),
         (dg.GRU(g_n=3.0, g_r=3.0, g_z=2.0, reset="before"), True),
         pytest.param(
             dg.LSTM(g_u=3.0, g_f=2.0, refine=True, tied_input=True, forget_init=dg.UniformGateInit()),

@@ -140,13 +140,9 @@ def static_gru(ensemble) -> GRUStatic:
 def branch_law(ensemble, q: float, *, points: int = 2**10, seed: int = 0) -> SiteLaw:
     """The single-site law of the GRU fixed points with E h^2 = ``q`` (module doc): h, r, z, m, n (and rho
     with the refine gate) at ``points`` scrambled-Sobol points (deterministic for a given ``seed``; with
-    1024 points the spectral radius of the support moves by ~3e-4 between seeds). At q = 0 the zero
-    state's exact law (:func:`dynagate.sitelaw.zero_state_stats`)."""
+    1024 points the spectral radius of the support moves by ~3e-4 between seeds). At q = 0 the zero state,
+    with the N -> infinity law of a uniform gate initialiser (the sampled networks' law depends on N)."""
     e = _check(ensemble)
-    if q == 0.0:
-        from ..sitelaw import zero_state_stats
-
-        return zero_state_stats(e)
     names = ["u_r", "m", "u_z"] + (["b_z"] if e.update_init is not None else [])
     names += (["b_n"] if e.s_n > 0 else []) + (["u_rf"] if e.refine else [])
     u = scipy.stats.qmc.Sobol(len(names), scramble=True, seed=seed).random(points)

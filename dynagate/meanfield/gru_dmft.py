@@ -271,7 +271,7 @@ def solve(ensemble, *, key, options: GRUOptions = GRUOptions(), progress=None) -
         "c_h_se": np.array([_batch_se(c) for c in cen.T]), "mean_h": float(means.mean()),
         "delta0_se": _batch_se(d0), "drift": drift, "drift_se": se_half,
         "converged": bool(drift <= _DRIFT_T * se_half), "key": key, "regrids": regrids,
-        "samples": {k: np.asarray(v[0]) for k, v in paths.items() if k in ("h", "r", "z", "m", "rho")},
+        "samples": {k: np.asarray(v[0]) for k, v in paths.items() if k in ("h", "r", "z", "m", "n", "rho")},
     }  # fmt: skip
 
 
