@@ -268,6 +268,8 @@ def test_parse_sets():
         "reset": "before",
     }
     assert parse_sets(MODELS["lstm"], ["forget_init=none"]) == {"forget_init": None}
+    with pytest.raises(InputError, match="g_n is given twice"):  # never silently the last value
+        parse_sets(MODELS["gru"], ["g_n=2", "g_n=3"])
     assert parse_sets(MODELS["vanilla"], ["delta=none", "g=2"]) == {"delta": None, "g": 2.0}
     # names the model lacks pass through unparsed, for Ensemble.replace to report
     assert parse_sets(MODELS["gated"], ["forget_init=whatever"]) == {"forget_init": "whatever"}

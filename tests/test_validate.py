@@ -18,3 +18,7 @@ def test_validate_writes_a_report(tmp_path, capsys):
 def test_validate_unknown_check(tmp_path, capsys):
     assert main(["validate", "--only", "nope", "--out", str(tmp_path / "v")]) == 2
     assert "unknown check 'nope'" in capsys.readouterr().err
+    # an --only that names nothing is an error, not an empty report that passes
+    assert main(["validate", "--only", ",", "--out", str(tmp_path / "w")]) == 2
+    assert "names no check" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()

@@ -168,6 +168,8 @@ def parse_sets(cls, items: list[str]) -> dict:
         name, raw = name.strip(), raw.strip()
         if not sep or not name:
             raise InputError(f"--set expects NAME=VALUE, got {item!r}")
+        if name in out:
+            raise InputError(f"--set {name} is given twice; give each parameter once")
         if name not in fields:
             out[name] = raw
         elif name in params:

@@ -33,6 +33,10 @@ def run(args) -> int:
     from ..validate import run_checks, write_report
 
     only = None if args.only is None else [s.strip() for s in args.only.split(",") if s.strip()]
+    if only == []:
+        from ..errors import InputError
+
+        raise InputError(f"--only {args.only!r} names no check; give names separated by commas")
     say = (lambda name: None) if args.json else (lambda name: print(f"  running {name} ...", file=sys.stderr))
     rows = run_checks(args.out, quick=args.quick, only=only, progress=say)
     path = write_report(rows, args.out, quick=args.quick)
