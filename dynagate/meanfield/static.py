@@ -210,7 +210,8 @@ def _static(p: dict, gated: bool, n: int, n_grid: int) -> Static:
     r0 = jax.lax.stop_gradient(roots)
     move = valid & (r0 > 0)
     g_val, g_slope = jax.vmap(jax.value_and_grad(gfun))(jnp.where(move, r0, 1.0))  # finite where unused
-    step = g_val / jax.lax.stop_gradient(jnp.where(move & (g_slope != 0), g_slope, 1.0))
+    ok = move & jnp.isfinite(g_val) & jnp.isfinite(g_slope) & (g_slope != 0)
+    step = jnp.where(ok, g_val, 0.0) / jax.lax.stop_gradient(jnp.where(ok, g_slope, 1.0))
     roots = jnp.where(move, r0 - (step - jax.lax.stop_gradient(step)), r0)
     rhs, slope, a2 = jax.vmap(lambda d: _map(p, gated, d, n))(roots)
     nan = lambda x: jnp.where(valid, x, jnp.nan)  # noqa: E731
