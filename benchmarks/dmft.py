@@ -14,6 +14,10 @@ then the median of ``--repeats`` calls is reported.
     beta_z = -2 (a set of the simulation test), and at g_h = 4, beta_z = 0 with alpha_z = 2 and 5 (the
     slow states: at alpha_z = 5 the grid grows to t_max ~ 1000). Baseline: ``Closed`` at the same
     parameters with alpha_z = 0. Target: < 60 s per point on 2 cores.
+(4) The GRU DMFT (``GRUMonteCarlo``, default options: 1000 paths, 30 + 60 iterations, 60 tangent steps,
+    adaptive grid) with lambda_max per step, in fast (mu_z = -2), slow (mu_z = 0) and slower (mu_z = 2)
+    chaos at g_n = 3. Baseline: the deterministic Euler-map DMFT (``EulerMap``) of the constant-gate GRU it
+    reduces to (g_r = g_z = 0: delta = 1 - sigma(mu_z), gain g_n / 2). Target: < 60 s per point.
 
     python benchmarks/dmft.py [--quick] [--repeats 3]
 """
@@ -137,6 +141,26 @@ def main():
             f"    baseline closed at alpha_z = 0: {t_c:.2f} s (Delta0 {c.delta0:.4f}, lambda_max "
             f"{c.lambda_max:.4f}): ratio {t3 / t_c:.0f}"
         )
+
+    # (4) GRU
+    from dynagate.meanfield.euler_map import EulerMap
+    from dynagate.meanfield.gru_dmft import GRUMonteCarlo, GRUOptions
+
+    gopts = GRUOptions(n_burn=10, n_average=30, n_tangent=30) if a.quick else GRUOptions()
+    for mu_z in (-2.0, 0.0, 2.0):
+        ens = dg.GRU(g_n=3.0, mu_z=mu_z)
+        t0 = time.perf_counter()
+        m = GRUMonteCarlo(gopts)(ens, jax.random.PRNGKey(0))
+        t4 = time.perf_counter() - t0
+        van = dg.VanillaRNN(g=1.5, delta=1.0 - 1.0 / (1.0 + math.exp(-mu_z)))
+        e, t_e = timed(lambda: EulerMap()(van), 1)  # noqa: B023
+        print(
+            f"(4) GRU DMFT, g_n 3, mu_z {mu_z:g} ({gopts.n_samples} paths, grid {m.tau[-1]:.0f} steps): "
+            f"{t4:.1f} s incl. compilation; Delta0 {m.delta0:.4f} +- {m.stderr.get('delta0', 0):.4f}, "
+            f"lambda_max {m.lambda_max:.4f} +- {m.stderr.get('lambda_max', 0):.4f} per step, {m.status}"
+        )
+        print(f"    baseline Euler map (constant gates): {t_e:.2f} s (lambda_max {e.lambda_max:.4f}): ratio "
+              f"{t4 / t_e:.0f}")  # fmt: skip
 
 
 if __name__ == "__main__":
