@@ -54,6 +54,25 @@ def test_zero_state_is_no_chaos_with_the_log_spectral_radius():
     assert res.lambda_max == pytest.approx(math.log(0.5 + 0.25 * 1.5), abs=2e-3)
 
 
+@pytest.mark.slow
+def test_a_relaxing_sampled_state_is_the_stable_fixed_point():
+    # with candidate and reset biases the sampled iteration relaxes slowly onto a non-zero fixed point; its
+    # two-replica lambda_max is negative (-0.012 +- 0.004), and the solver reports the static branch there
+    # (no_chaos, lambda_max = ln of its RMT radius). Networks (N = 800) reach fixed points with that
+    # E h^2 (within 5%; observed 0.459 against 0.445) and spectral radius (within 2%; 0.980 against 0.987).
+    e = dg.GRU(g_n=3.0, mu_n=0.5, s_n=0.3, s_r=0.5, mu_z=-1.0)
+    res = dmft(e, key=jax.random.PRNGKey(0))
+    assert res.status == "no_chaos" and "not chaotic" in res.message and res.lambda_max < 0
+    for seed in range(2):
+        net = dg.sample(e, 800, key=jax.random.PRNGKey(seed))
+        h = dg.simulate(net, 0.5 * jax.random.normal(jax.random.PRNGKey(9 + seed), (800,)), steps=6000,
+                        save_every=6000).states[-1]  # fmt: skip
+        assert float(np.max(np.abs(np.asarray(net.rhs(h) - h)))) < 1e-10
+        assert float(np.mean(np.asarray(h) ** 2)) == pytest.approx(res.delta0, rel=0.05)
+        radius = np.abs(np.linalg.eigvals(np.asarray(dg.jacobian(net, h)))).max()
+        assert radius == pytest.approx(math.exp(res.lambda_max), rel=0.02)
+
+
 def test_update_gate_slows_the_gru_and_the_solver_reports_errors():
     # at g_n = 4 the update-gate bias mu_z moves the GRU from fast (z ~ 0.12) to slow chaos (z ~ 0.5): the
     # relaxation time grows several-fold and lambda_max per step falls (Can et al.: the update gate sets

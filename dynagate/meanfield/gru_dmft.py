@@ -25,8 +25,11 @@ h_0 = h^0_2L / (1 - prod g)), and C_h, C_rh are re-estimated as circular autocov
 paths. The iteration starts from C_h = Q_0 e^{-|tau| / 4}, runs ``n_burn`` iterations and averages
 ``n_average`` more, with batch-means standard errors and the drift test of :mod:`.montecarlo`. At a fixed
 point (h = n, constant fields) the iteration is the static mean field (:mod:`.gru`): a constant C_h is
-reported as "no_chaos" with the static branch's Q and, as lambda_max, the log of the spectral radius of
-the Jacobian's RMT support there.
+reported as "no_chaos" with the static branch's Q (here E h^2, not centred) and, as lambda_max, the log of
+the spectral radius of the Jacobian's RMT support there. So is a sampled state whose two-replica
+lambda_max is negative beyond two standard errors (it is still relaxing onto a fixed point, which the
+iteration approaches slowly when the biases hold the units near it) if the nearest static branch is
+stable; otherwise the result is "not_converged".
 
 **lambda_max** (two replicas, every term). The network's tangent is
 
@@ -326,6 +329,11 @@ class GRUMonteCarlo:
         if raw[0] < 1e-8 or raw[0] - raw[sol["n_lags"]] <= 1e-6 * raw[0]:  # zero or non-zero fixed point
             return _static_result(e, sol)
         lam, lam_se = lambda_max(e, sol, key=k2, options=o) if self.lambda_max else (math.nan, math.nan)
+        if lam + 2 * lam_se < 0:  # perturbations of the sampled state decay: it is relaxing, not chaotic
+            why = f"the sampled state is not chaotic (lambda_max {lam:.3g} +- {lam_se:.2g} per step < 0)"
+            static = _static_result(e, sol, why + ": the static mean field's fixed point")
+            if static.lambda_max < 0:  # a stable branch there: the answer
+                return static
         n = sol["n_lags"] + 1
         tau, c = np.asarray(sol["lags"])[:n], np.asarray(sol["c_h"])[:n]
         se = np.asarray(sol["c_h_se"])[:n]
