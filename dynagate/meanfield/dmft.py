@@ -430,6 +430,10 @@ def default_solver(ensemble):
         from .gru_dmft import GRUMonteCarlo
 
         return GRUMonteCarlo()
+    if not isinstance(ensemble, (VanillaRNN, GatedRNN)):
+        name = type(ensemble).__name__
+        raise InputError(f"dmft: no DMFT for {name}; it is implemented for a VanillaRNN or GatedRNN (flows, "
+                         "and the vanilla Euler map) and for the GRU")  # fmt: skip
     if isinstance(ensemble, VanillaRNN) and ensemble.delta is not None:
         from .euler_map import EulerMap
 
