@@ -128,12 +128,10 @@ def simulate_chaos(
     return ChaosSample(lags, c, float(ly.exponents[0]), float(ly.stderr[0]), eigs)
 
 
-def compare(result, samples: list[ChaosSample], *, lambda_tol: float = LAMBDA_REL_TOL,
-            relaxation_tol: float = RELAXATION_REL_TOL) -> dict:  # fmt: skip
+def compare(result, samples: list[ChaosSample], *, lambda_tol: float = LAMBDA_REL_TOL) -> dict:
     """The DMFT ``result`` against simulated networks: each quantity's theory, simulated mean and standard
     error (spread across networks), relative gap, and whether it is within tolerance (module constants;
-    ``lambda_tol`` the relative one of lambda_max, which also passes within 3 combined standard errors;
-    ``relaxation_tol`` that of the e-folding time)."""
+    ``lambda_tol`` the relative one of lambda_max, which also passes within 3 combined standard errors)."""
     t_theory = efold_time(result.tau, result.c_h)
     t_each = np.array([efold_time(s.lags, s.c_h) for s in samples])
     d0_each = np.array([s.c_h[0] for s in samples])
@@ -147,7 +145,7 @@ def compare(result, samples: list[ChaosSample], *, lambda_tol: float = LAMBDA_RE
     rel = {k: abs(v[0] - v[1]) / abs(v[1]) for k, v in out.items()}
     out["passed"] = {
         "delta0": rel["delta0"] <= DELTA0_REL_TOL,
-        "relaxation_time": rel["relaxation_time"] <= relaxation_tol,
+        "relaxation_time": rel["relaxation_time"] <= RELAXATION_REL_TOL,
         "lambda_max": abs(result.lambda_max - lam_each.mean()) <= max(lambda_tol * abs(lam_each.mean()),
                                                                      3 * lam_se),
     }  # fmt: skip

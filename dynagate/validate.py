@@ -256,13 +256,10 @@ GRU_SETS = (
 GRU_SIZES = (1000, 1000, 1000, 2000)
 
 
-def gru_comparison(
-    params: dict, *, n: int, seeds: int, key, relaxation_tol: float = 0.15
-) -> tuple[dict, object]:
+def gru_comparison(params: dict, *, n: int, seeds: int, key) -> tuple[dict, object]:
     """The GRU DMFT (default options) at ``params`` against ``seeds`` simulated networks of ``n`` units
     (relaxed 1000 steps; C_h over 4000 steps, lags to 200; lambda_max by QR, 1000-step frame burn-in,
-    4000 steps): :func:`dynagate.chaos.compare` with lambda_max within 10% or 3 standard errors and the
-    e-folding time within ``relaxation_tol``."""
+    4000 steps): :func:`dynagate.chaos.compare` with lambda_max within 10% or 3 standard errors."""
     import jax
 
     from .chaos import compare, simulate_chaos
@@ -274,20 +271,18 @@ def gru_comparison(
     res = dmft(ens, key=k_th)
     samples = [simulate_chaos(ens, n, key=jax.random.fold_in(k_sim, s), t_obs=4000.0, max_lag=200.0,
                               t_frame=1000.0) for s in range(seeds)]  # fmt: skip
-    return compare(res, samples, lambda_tol=0.10, relaxation_tol=relaxation_tol), res
+    return compare(res, samples, lambda_tol=0.10), res
 
 
 def _gru_dmft(quick: bool, out: Path) -> Check:
     import jax
 
-    # quick: the first set, two networks; the e-folding time of one network varies by ~10% between
-    # networks, so quick mode allows 25% for it
+    # quick: the first set, two networks (one network's e-folding time varies by ~10% between networks)
     sets = GRU_SETS[:1] if quick else GRU_SETS
-    seeds, t_tol = (2, 0.25) if quick else (3, 0.15)
+    seeds = 2 if quick else 3
     rows, ok = [], True
     for j, params in enumerate(sets):
-        cmp, res = gru_comparison(params, n=GRU_SIZES[j], seeds=seeds, key=jax.random.PRNGKey(2027),
-                                  relaxation_tol=t_tol)  # fmt: skip
+        cmp, res = gru_comparison(params, n=GRU_SIZES[j], seeds=seeds, key=jax.random.PRNGKey(2027))
         ok = ok and all(cmp["passed"].values()) and res.status == "converged"
         cells = []
         for q, label in (("delta0", "Delta0"), ("relaxation_time", "e-fold"), ("lambda_max", "lambda")):
@@ -297,7 +292,7 @@ def _gru_dmft(quick: bool, out: Path) -> Check:
     sizes = ", ".join(str(n) for n in GRU_SIZES[: len(sets)])
     claim = (f"GRU DMFT (sampled, per step) against networks (N = {sizes}; {seeds} each): Delta0, e-folding "
              "time of C_h, lambda_max per step (QR)")  # fmt: skip
-    tol = f"Delta0 5%, e-folding time {t_tol:.0%}, lambda_max 10% or 3 se"
+    tol = "Delta0 5%, e-folding time 15%, lambda_max 10% or 3 se"
     return Check("gru_dmft", claim, "theory / simulated ± se", "; ".join(rows), tol, bool(ok))
 
 

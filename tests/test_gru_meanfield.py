@@ -3,7 +3,6 @@ self-consistency, and the branches and their spectral radius against fixed point
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -50,7 +49,7 @@ _SLOW = {"chrono-refine", "input-bias-reset-spread"}  # the default suite keeps 
 @pytest.mark.parametrize(
     "name", [pytest.param(k, marks=pytest.mark.slow) if k in _SLOW else k for k in CASES]
 )
-def test_stable_branch_against_fixed_points_of_networks(name):
+def test_stable_branch_against_fixed_points_of_networks(name, map_fixed_point):
     # One stable branch (slope < 1, spectral radius < 1): iterating the map from a random state reaches a
     # fixed point (residual ~1e-15). Its mean square against q within 5% (N = 800: the spread across
     # networks is ~2%), and the largest |eigenvalue| of its Jacobian against the support's radius within 5%
@@ -60,15 +59,8 @@ def test_stable_branch_against_fixed_points_of_networks(name):
     assert sol.q.size == 1 and sol.slope[0] < 1
     radius, _ = branch_radius(e, float(sol.q[0]))
     assert radius < 1
-    n = 800
-    net = dg.sample(e, n, key=jax.random.PRNGKey(1))
-    h0 = 0.5 * jax.random.normal(jax.random.PRNGKey(2), (n,))
-    # the error contracts by about the radius per step: 400 steps reach 1e-10 at radius 0.95, 6000 at 0.996
-    steps = int(min(8000, max(1000, 1.5 * math.log(1e-12) / math.log(radius))))
-    h = dg.simulate(net, h0, steps=steps, save_every=steps).states[-1]
-    assert float(jnp.max(jnp.abs(net.rhs(h) - h))) < 1e-10
+    _, h, r_sim = map_fixed_point(e, 800, radius)
     q_sim = float(jnp.mean(h**2))
-    r_sim = float(np.abs(np.linalg.eigvals(np.asarray(dg.jacobian(net, h)))).max())
     print(f"\n{name}: q {sol.q[0]:.4f} vs {q_sim:.4f}; radius {radius:.4f} vs {r_sim:.4f}")
     assert q_sim == pytest.approx(float(sol.q[0]), rel=0.05)
     assert r_sim == pytest.approx(radius, rel=0.05)

@@ -3,7 +3,6 @@ of sampled networks."""
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -73,7 +72,7 @@ _SLOW = {"gaussian", "chrono"}  # the default suite keeps one case (python -m py
 @pytest.mark.parametrize(
     "name", [pytest.param(k, marks=pytest.mark.slow) if k in _SLOW else k for k in CASES]
 )
-def test_stable_branch_against_fixed_points_of_networks(name):
+def test_stable_branch_against_fixed_points_of_networks(name, map_fixed_point):
     # One stable branch: iterating the map from a random state reaches a fixed point (residual ~1e-16).
     # Its mean square of h against q within 5% (N = 500; observed 0.3-3%), the largest |eigenvalue| of the
     # full (h, c) Jacobian against the support's radius within 5% (observed 0.0-1%).
@@ -83,14 +82,8 @@ def test_stable_branch_against_fixed_points_of_networks(name):
     radius, _ = branch_radius(e, float(sol.q[0]))
     assert radius < 1
     n = 500
-    net = dg.sample(e, n, key=jax.random.PRNGKey(1))
-    s = dg.simulate(
-        net, 0.5 * jax.random.normal(jax.random.PRNGKey(2), (2 * n,)), steps=3000, save_every=3000
-    )
-    s = s.states[-1]
-    assert float(jnp.max(jnp.abs(net.rhs(s) - s))) < 1e-10
+    _, s, r_sim = map_fixed_point(e, n, radius)
     q_sim = float(jnp.mean(s[:n] ** 2))
-    r_sim = float(np.abs(np.linalg.eigvals(np.asarray(dg.jacobian(net, s)))).max())
     print(f"\n{name}: q {sol.q[0]:.4f} vs {q_sim:.4f}; radius {radius:.4f} vs {r_sim:.4f}")
     assert q_sim == pytest.approx(float(sol.q[0]), rel=0.05)
     assert r_sim == pytest.approx(radius, rel=0.05)

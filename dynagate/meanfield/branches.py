@@ -70,10 +70,6 @@ def slow_fraction(st, eps: float) -> float:
     return float(rmt.slow_fraction(st, eps)) if rmt.has_density(st) else math.nan
 
 
-def _log_radius(st) -> float:
-    return float(np.log(max(float(rmt.support(st).radius), 1e-300)))
-
-
 def _static_branches(ensemble) -> Branches:
     is_map = isinstance(ensemble, VanillaRNN) and ensemble.delta is not None
     flow = ensemble.replace(delta=None) if is_map else ensemble
@@ -82,31 +78,41 @@ def _static_branches(ensemble) -> Branches:
     if idx.size == 0:  # cannot happen (RHS(0) >= 0 and RHS <= D_max); kept as a guard
         raise InputError(f"no static mean-field solution found for {ensemble!r}")
 
+    @functools.cache
+    def structure(i: int, of_flow: bool):  # the flow's and (for the map) the map's, each built once
+        model = flow if of_flow else ensemble
+        return rmt.structure(model, branch_stats(model, sol, int(idx[i])))
+
     def measure(i: int) -> float:
-        return float(_f0(rmt.structure(flow, branch_stats(flow, sol, int(idx[i])))))
+        return float(_f0(structure(i, True)))
 
     def decay(i: int, eps: float) -> tuple[float, float]:
-        st = rmt.structure(ensemble, branch_stats(ensemble, sol, int(idx[i])))
-        rate = _log_radius(st) if is_map else float(rmt.rightmost(st))
-        return rate, slow_fraction(st, eps)
+        st = structure(i, not is_map)
+        if is_map:
+            radius, slow = gru.map_stability(st, eps)
+            return float(np.log(max(radius, 1e-300))), slow
+        return float(rmt.rightmost(st)), slow_fraction(st, eps)
 
     return Branches(np.asarray(sol.delta_h)[idx], measure, decay)
 
 
 def _gated_map_branches(module, solve):
-    """The branches of a gated map (GRU, LSTM) from its module's ``branch_law`` and ``branch_radius``: the
-    measure is the support's spectral radius, the rate its log per step."""
+    """The branches of a gated map (GRU, LSTM) from its module's static solution and ``branch_law``: the
+    measure is the support's spectral radius, the rate its log per step (one structure per branch, built
+    once)."""
 
     def make(ensemble) -> Branches:
         sol = solve(ensemble)
 
+        @functools.cache
+        def structure(i: int):
+            return rmt.structure(ensemble, module.branch_law(ensemble, float(sol.q[i])))
+
         def measure(i: int) -> float:
-            law = module.branch_law(ensemble, float(sol.q[i]))
-            # the radius is the support's real edge: a coarse boundary (64 abscissae) gives it exactly
-            return float(rmt.support(rmt.structure(ensemble, law), n_x=64).radius)
+            return float(rmt.support(structure(i), n_x=64).radius)
 
         def decay(i: int, eps: float) -> tuple[float, float]:
-            radius, slow = module.branch_radius(ensemble, float(sol.q[i]), eps)
+            radius, slow = gru.map_stability(structure(i), eps)
             return float(np.log(max(radius, 1e-300))), slow
 
         return Branches(sol.q, measure, decay)

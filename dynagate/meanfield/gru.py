@@ -57,21 +57,37 @@ _BISECT = 60
 
 
 @dataclasses.dataclass(frozen=True)
-class GRUStatic:
-    """The static branches of a GRU: ``q`` = E h^2 per branch (ascending, 0 first where it is a root),
-    ``slope`` = dRHS/dQ there (mean-field stable iff < 1), ``residual`` = |RHS(q) - q|."""
+class MapStatic:
+    """The static branches of a gated map (GRU, LSTM): ``q`` = E h^2 per branch (ascending, 0 first where
+    it is a root), ``slope`` = dRHS/dQ there (mean-field stable iff < 1), ``residual`` = |RHS(q) - q|."""
 
     q: np.ndarray
     slope: np.ndarray
     residual: np.ndarray
 
 
-def _check(ensemble) -> GRU:
-    if not isinstance(ensemble, GRU):
-        raise InputError(f"the GRU mean field needs a GRU ensemble, got {type(ensemble).__name__}")
+def check_map(ensemble, cls, what: str):
+    """``ensemble`` if it is a ``cls`` without input (the gated maps' mean fields), else an InputError
+    naming ``what`` (e.g. "the GRU DMFT")."""
+    if not isinstance(ensemble, cls):
+        raise InputError(f"{what} needs a {cls.__name__} ensemble, got {type(ensemble).__name__}")
     if ensemble.n_in:
-        raise InputError("the GRU mean field is for networks without input (n_in = 0)")
+        raise InputError(f"{what} is for networks without input (n_in = 0)")
     return ensemble
+
+
+def map_stability(st, eps: float) -> tuple[float, float]:
+    """(spectral radius, fraction of eigenvalues within ``eps`` of 1; NaN where the density formula does
+    not apply) of the RMT support of a map's structure ``st``. The radius is the support's real edge, which
+    a coarse boundary (64 abscissae) gives exactly."""
+    from .. import rmt
+
+    slow = float(rmt.slow_fraction(st, eps)) if rmt.has_density(st) else math.nan
+    return float(rmt.support(st, n_x=64).radius), slow
+
+
+def _check(ensemble) -> GRU:
+    return check_map(ensemble, GRU, "the GRU mean field")
 
 
 def _gh(n: int = _GH):
@@ -126,7 +142,7 @@ def unit_roots(f, zero_root: bool, *, grid: int = _GRID, bisect: int = _BISECT):
     return q, 1.0 + (f(hi) - f(lo)) / (hi - lo), np.abs(f(q))
 
 
-def static_gru(ensemble) -> GRUStatic:
+def static_gru(ensemble) -> MapStatic:
     """Every branch Q = E h^2 of the GRU's static mean field (module doc)."""
     e = _check(ensemble)
     p = {k: jnp.asarray(float(getattr(e, k))) for k in _PARAMS}
@@ -134,7 +150,7 @@ def static_gru(ensemble) -> GRUStatic:
     f = lambda q: np.asarray(_gap(p, jnp.atleast_1d(jnp.asarray(q, dtype=float)), **opts))  # noqa: E731
     zero_root = float(e.mu_n) == 0 and float(e.s_n) == 0
     q, slope, residual = unit_roots(f, zero_root)
-    return GRUStatic(q=q, slope=slope, residual=residual)
+    return MapStatic(q=q, slope=slope, residual=residual)
 
 
 def branch_law(ensemble, q: float, *, points: int = 2**10, seed: int = 0) -> SiteLaw:
@@ -174,6 +190,4 @@ def branch_radius(ensemble, q: float, eps: float = 0.05) -> tuple[float, float]:
     (reset before)."""
     from .. import rmt
 
-    st = rmt.structure(ensemble, branch_law(ensemble, q))
-    slow = float(rmt.slow_fraction(st, eps)) if rmt.has_density(st) else math.nan
-    return float(rmt.support(st, n_x=64).radius), slow  # the radius is the real edge: exact on 64 abscissae
+    return map_stability(rmt.structure(ensemble, branch_law(ensemble, q)), eps)

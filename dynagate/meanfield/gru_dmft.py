@@ -80,7 +80,8 @@ from ..errors import InputError
 from ..models.gru import GRU, refine
 from . import closed
 from .dmft import DMFTResult, _curve_summary
-from .montecarlo import _DRIFT_T, _batch_se, circular_autocov, power_lambda, sample_paths
+from .gru import check_map
+from .montecarlo import _DRIFT_T, _batch_se, circular_autocov, drift_test, power_lambda, sample_paths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,11 +110,7 @@ class GRUOptions:
 
 
 def _check(ensemble) -> GRU:
-    if not isinstance(ensemble, GRU):
-        raise InputError(f"the GRU DMFT needs a GRU ensemble, got {type(ensemble).__name__}")
-    if ensemble.n_in:
-        raise InputError("the GRU DMFT is for networks without input (n_in = 0)")
-    return ensemble
+    return check_map(ensemble, GRU, "the GRU DMFT")
 
 
 def _params(e: GRU) -> dict:
@@ -196,8 +193,8 @@ def _tangent(key, q, lam, paths, p, m, after, refined):
 
 
 def _lag_grid(n_lags: int) -> np.ndarray:
-    t = np.arange(2 * n_lags)
-    return np.minimum(t, 2 * n_lags - t).astype(float)
+    """Integer lags of a periodic grid of 2 ``n_lags`` steps (:func:`.closed.lag_grid` with step 1)."""
+    return closed.lag_grid(n_lags, 1.0)[0]
 
 
 def _paths(o: GRUOptions, n_lags: int) -> int:
@@ -261,9 +258,7 @@ def solve(ensemble, *, key, options: GRUOptions = GRUOptions(), progress=None) -
     means = np.array([float(x["mean_h"]) for x in ests])
     cen = raw - means[:, None] ** 2
     d0 = cen[:, 0]
-    half = len(d0) // 2
-    se_half = math.hypot(_batch_se(d0[:half]), _batch_se(d0[half:]))
-    drift = abs(d0[:half].mean() - d0[half:].mean())
+    drift, se_half = drift_test(d0)
     key, kb, ki = jax.random.split(key, 3)
     m = _paths(o, n_lags)
     paths, _ = _iterate(ki, jnp.asarray(raw.mean(0)), jnp.asarray(np.mean([x["c_rh"] for x in ests], 0)),

@@ -33,44 +33,23 @@ slow modes (a forget gate near 1 holds the cell there).
 
 from __future__ import annotations
 
-import dataclasses
-import math
-
 import numpy as np
 import scipy.special
 import scipy.stats
+from scipy.special import expit
 
-from ..errors import InputError
 from ..models.init import ChronoInit
 from ..models.lstm import LSTM
 from ..sitelaw import SiteLaw
-from .gru import unit_roots
+from .gru import MapStatic, check_map, map_stability, unit_roots
 
 _POINTS = 2**12
 _LAW_POINTS = 2**10
 _GH = 64
 
 
-@dataclasses.dataclass(frozen=True)
-class LSTMStatic:
-    """The static branches of an LSTM: ``q`` = E h^2 per branch (ascending, 0 first where it is a root),
-    ``slope`` = dRHS/dQ there (mean-field stable iff < 1), ``residual`` = |RHS(q) - q|."""
-
-    q: np.ndarray
-    slope: np.ndarray
-    residual: np.ndarray
-
-
 def _check(ensemble) -> LSTM:
-    if not isinstance(ensemble, LSTM):
-        raise InputError(f"the LSTM mean field needs an LSTM ensemble, got {type(ensemble).__name__}")
-    if ensemble.n_in:
-        raise InputError("the LSTM mean field is for networks without input (n_in = 0)")
-    return ensemble
-
-
-def _sig(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    return check_map(ensemble, LSTM, "the LSTM mean field")
 
 
 def _names(e: LSTM) -> list[str]:
@@ -92,10 +71,10 @@ def _cell(e: LSTM, q, unif: dict) -> dict:
     else:
         b_f = np.asarray(e.forget_init.quantile(unif["b_f"]))
         a_f = b_f + float(e.g_f) * np.sqrt(q) * x["f"]
-    f, fbar = _sig(a_f), _sig(-a_f)
+    f, fbar = expit(a_f), expit(-a_f)
     out = {"f": f}
     if e.refine:
-        rho = _sig(float(e.mu_rf) + sd("rf") * x["rho"])
+        rho = expit(float(e.mu_rf) + sd("rf") * x["rho"])
         g = rho * (1.0 - fbar**2) + (1.0 - rho) * f**2
         gbar = fbar * (rho * fbar + (1.0 - rho) * (1.0 + f))
         out["rho"] = rho
@@ -109,9 +88,9 @@ def _cell(e: LSTM, q, unif: dict) -> dict:
             a_i = -b_f + float(e.g_i) * np.sqrt(q) * x["i"]
         else:
             a_i = float(e.mu_i) + sd("i") * x["i"]
-        i = _sig(a_i)
+        i = expit(a_i)
         c = i * u / np.maximum(gbar, 1e-300)
-    o = _sig(float(e.mu_o) + sd("o") * x["o"])
+    o = expit(float(e.mu_o) + sd("o") * x["o"])
     return out | {"i": i, "u": u, "c": c, "o": o, "g": g}
 
 
@@ -120,17 +99,17 @@ def _gap(e: LSTM, q: np.ndarray, unif: dict) -> np.ndarray:
     v = _cell(e, q, unif)
     xg, wg = np.polynomial.hermite_e.hermegauss(_GH)
     wg = wg / wg.sum()
-    o2 = wg @ _sig(float(e.mu_o) + np.sqrt(float(e.s_o) ** 2 + float(e.g_o) ** 2 * q.T) * xg[:, None]) ** 2
+    o2 = wg @ expit(float(e.mu_o) + np.sqrt(float(e.s_o) ** 2 + float(e.g_o) ** 2 * q.T) * xg[:, None]) ** 2
     return o2 * np.mean(np.tanh(v["c"]) ** 2, axis=1) - q[:, 0]
 
 
-def static_lstm(ensemble) -> LSTMStatic:
+def static_lstm(ensemble) -> MapStatic:
     """Every branch Q = E h^2 of the LSTM's static mean field (module doc)."""
     e = _check(ensemble)
     unif = _uniforms(e, _POINTS)
     zero_root = float(e.mu_u) == 0 and float(e.s_u) == 0
     q, slope, residual = unit_roots(lambda q: _gap(e, q, unif), zero_root, grid=256, bisect=50)
-    return LSTMStatic(q=q, slope=slope, residual=residual)
+    return MapStatic(q=q, slope=slope, residual=residual)
 
 
 def branch_law(ensemble, q: float, *, points: int = _LAW_POINTS, seed: int = 0) -> SiteLaw:
@@ -151,6 +130,4 @@ def branch_radius(ensemble, q: float, eps: float = 0.05) -> tuple[float, float]:
     at the LSTM fixed points with E h^2 = ``q``."""
     from .. import rmt
 
-    st = rmt.structure(ensemble, branch_law(ensemble, q))
-    slow = float(rmt.slow_fraction(st, eps)) if rmt.has_density(st) else math.nan
-    return float(rmt.support(st, n_x=64).radius), slow  # the radius is the real edge: exact on 64 abscissae
+    return map_stability(rmt.structure(ensemble, branch_law(ensemble, q)), eps)

@@ -194,6 +194,14 @@ def _batch_se(x, n_batches: int = 5) -> float:
     return float(means.std(ddof=1) / math.sqrt(n_batches))
 
 
+def drift_test(d0) -> tuple[float, float]:
+    """(|difference of the means of the two halves|, its batch-means standard error) of a sequence of
+    Delta0 iterates: converged when the drift is within :data:`_DRIFT_T` standard errors."""
+    d0 = np.asarray(d0, float)
+    half = len(d0) // 2
+    return abs(d0[:half].mean() - d0[half:].mean()), math.hypot(_batch_se(d0[:half]), _batch_se(d0[half:]))
+
+
 @dataclasses.dataclass(frozen=True)
 class Options:
     """Monte-Carlo settings: ``n_samples`` paths per iteration on a periodic grid of period 2 ``t_max``
@@ -297,9 +305,7 @@ def solve(ensemble, *, key, options: Options = Options(), init: dict | None = No
     keep = {name: [np.asarray(e[name]) for e in ests] for name in ("c_h", "c_phi", "mean_h", "c_r", "c_sr")}
     arr = {name: np.array(v) for name, v in keep.items()}
     d0 = arr["c_h"][:, 0]
-    half = len(d0) // 2
-    se_half = math.hypot(_batch_se(d0[:half]), _batch_se(d0[half:]))
-    drift = abs(d0[:half].mean() - d0[half:].mean())
+    drift, se_half = drift_test(d0)
     out = {name: v.mean(axis=0) for name, v in arr.items()}
     out |= {
         "lags": lags, "omega": omega, "params": p, "c_h_se": np.array([_batch_se(c) for c in arr["c_h"].T]),

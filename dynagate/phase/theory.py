@@ -209,6 +209,13 @@ def _map_column(ensemble, y: tuple, *, iters: int, tol: float) -> dict:
         r = EulerMap(tol=tol, max_iter=1000)(ensemble.replace(**{yn: float(v)}))
         return r if r.status == "converged" else None
 
+    return _from_top(solve, yv, iters)
+
+
+def _from_top(solve, yv, iters: int) -> dict:
+    """A DMFT column from the top of the y axis down: ``solve(y)`` -> a chaotic result or None at each y
+    until the first None; the end of the chaotic stretch bisected ``iters`` times between the two values.
+    Returns the column's ``lambda_dmft``, ``delta0_dmft`` (NaN below the stretch) and ``line_dmft``."""
     lam, d0 = np.full(len(yv), np.nan), np.full(len(yv), np.nan)
     line = np.nan
     for j in range(len(yv) - 1, -1, -1):
@@ -247,22 +254,7 @@ def _gru_column(ensemble, y: tuple, *, iters: int) -> dict:
         chaotic = r.status != "no_chaos" and r.lambda_max > 2 * r.stderr.get("lambda_max", 0.0)
         return r if chaotic else None
 
-    lam, d0 = np.full(len(yv), np.nan), np.full(len(yv), np.nan)
-    line = np.nan
-    for j in range(len(yv) - 1, -1, -1):
-        r = solve(yv[j])
-        if r is None:
-            if j < len(yv) - 1:
-                lo, hi = yv[j], yv[j + 1]
-                for _ in range(iters):
-                    mid = 0.5 * (lo + hi)
-                    lo, hi = (lo, mid) if solve(mid) is not None else (mid, hi)
-                line = 0.5 * (lo + hi)
-            break
-        lam[j], d0[j] = r.lambda_max, r.delta0
-    else:
-        line = yv[0]
-    return {"lambda_dmft": lam, "delta0_dmft": d0, "line_dmft": line}
+    return _from_top(solve, yv, iters)
 
 
 def tricritical(model: str, ensemble: dict, axes: set) -> float | None:
