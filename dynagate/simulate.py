@@ -129,6 +129,9 @@ def check_inputs(system: System, x, xs, steps: int, *, exact: bool):
         if xs.ndim != 2 or not ok_len or (n_in is not None and xs.shape[1] != n_in):
             want = f"{steps}" if exact else f">= {steps}"
             raise InputError(f"xs must have shape ({want} steps, n_input={n_in}), got {tuple(xs.shape)}")
+        if is_concrete(xs) and not bool(np.all(np.isfinite(np.asarray(xs)))):
+            step, i = np.argwhere(~np.isfinite(np.asarray(xs)))[0]
+            raise InputError(f"input sequence xs is not finite (first bad entry at step {step}, index {i})")
     return x, xs
 
 
@@ -194,16 +197,18 @@ def _check_finite(traj: Trajectory) -> None:
     ok = np.all(np.isfinite(np.asarray(traj.states)), axis=-1)
     if not ok.all():
         k = int(np.flatnonzero(~ok)[0])
+        hint = "reduce dt or check the parameters" if traj.is_flow else "check the parameters"
         raise NonFiniteError(
             f"trajectory became non-finite at saved step {k} (t = {float(traj.t[k]):g} {traj.units}); "
-            "the dynamics diverged: reduce dt or check the parameters"
+            f"the dynamics diverged: {hint}"
         )
 
 
 def autocorrelation(system: System, state0, *, t_obs: float, dt: float | None = None,
                     every: int | None = None,
                     max_lag: float | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """C_h(tau) = <h_i(t) h_i(t + tau)> of a network, averaged over units and over ``t_obs`` from ``state0``
+    """C_h(tau) = <h_i(t) h_i(t + tau)> of a network (its h block; the whole state of a user system),
+    averaged over units and over ``t_obs`` from ``state0``
     (start from a relaxed state), on lags 0, every*dt, ... up to ``max_lag`` (default t_obs / 4). Flows:
     times in units of tau_h, step ``dt`` (default 0.05), ``every`` 5 steps by default; maps: times in steps
     (``dt`` must be None), every step by default. No time mean is subtracted: in the random ensembles <h> is
@@ -218,9 +223,9 @@ def autocorrelation(system: System, state0, *, t_obs: float, dt: float | None = 
     else:
         every = 1 if every is None else every
     step = 1.0 if dt is None else dt
-    n = system.Jh.shape[0] if hasattr(system, "Jh") else system.n_state  # gated: h is the first block
     traj = simulate(system, state0, steps=round(t_obs / step), dt=dt, save_every=every)
-    h = np.asarray(traj.states)[:, :n]
+    blocks = system.split_state(traj.states)  # the h block (gated RNN: also z, r; LSTM: also c)
+    h = np.asarray(blocks.get("h", blocks.get("x")))
     n_lag = int((t_obs / 4 if max_lag is None else max_lag) / (step * every)) + 1
     if n_lag >= h.shape[0]:
         raise InputError(f"max_lag must be below t_obs = {t_obs}")

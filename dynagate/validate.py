@@ -256,17 +256,32 @@ GRU_SETS = (
 GRU_SIZES = (1000, 1000, 1000, 2000)
 
 
+#: The LSTM DMFT against networks: default gates at g_u = 4 (fast chaos), every gate sensitive (g = 2),
+#: a slow forget gate with spread biases, and the UR-LSTM (refine gate, tied input).
+LSTM_SETS = (
+    {"g_u": 4.0},
+    {"g_u": 4.0, "g_f": 2.0, "g_i": 2.0, "g_o": 2.0},
+    {"g_u": 3.0, "mu_f": 1.0, "s_f": 1.0},
+    {"g_u": 4.0, "refine": True, "tied_input": True},
+)
+
+
 def gru_comparison(params: dict, *, n: int, seeds: int, key) -> tuple[dict, object]:
-    """The GRU DMFT (default options) at ``params`` against ``seeds`` simulated networks of ``n`` units
+    """:func:`map_comparison` of the GRU at ``params``."""
+    from .models import GRU
+
+    return map_comparison(GRU(**params), n=n, seeds=seeds, key=key)
+
+
+def map_comparison(ens, *, n: int, seeds: int, key) -> tuple[dict, object]:
+    """The DMFT of a gated map (default options) against ``seeds`` simulated networks of ``n`` units
     (relaxed 1000 steps; C_h over 4000 steps, lags to 200; lambda_max by QR, 1000-step frame burn-in,
     4000 steps): :func:`dynagate.chaos.compare` with lambda_max within 10% or 3 standard errors."""
     import jax
 
     from .chaos import compare, simulate_chaos
     from .meanfield import dmft
-    from .models import GRU
 
-    ens = GRU(**params)
     k_th, k_sim = jax.random.split(key)
     res = dmft(ens, key=k_th)
     samples = [simulate_chaos(ens, n, key=jax.random.fold_in(k_sim, s), t_obs=4000.0, max_lag=200.0,
@@ -274,26 +289,39 @@ def gru_comparison(params: dict, *, n: int, seeds: int, key) -> tuple[dict, obje
     return compare(res, samples, lambda_tol=0.10), res
 
 
-def _gru_dmft(quick: bool, out: Path) -> Check:
+def _map_dmft_check(name: str, model, sets, sizes, quick: bool) -> Check:
+    """A gated map's DMFT against networks (:func:`map_comparison`) at each of ``sets`` (``sizes`` units);
+    quick: the first set, two networks (one network's e-folding time varies by ~10% between networks)."""
     import jax
 
-    # quick: the first set, two networks (one network's e-folding time varies by ~10% between networks)
-    sets = GRU_SETS[:1] if quick else GRU_SETS
+    sets = sets[:1] if quick else sets
     seeds = 2 if quick else 3
     rows, ok = [], True
     for j, params in enumerate(sets):
-        cmp, res = gru_comparison(params, n=GRU_SIZES[j], seeds=seeds, key=jax.random.PRNGKey(2027))
+        cmp, res = map_comparison(model(**params), n=sizes[j], seeds=seeds, key=jax.random.PRNGKey(2027))
         ok = ok and all(cmp["passed"].values()) and res.status == "converged"
         cells = []
         for q, label in (("delta0", "Delta0"), ("relaxation_time", "e-fold"), ("lambda_max", "lambda")):
             mark = "" if cmp["passed"][q] else " FAIL"
             cells.append(f"{label} {cmp[q][0]:.4g} / {cmp[q][1]:.4g} ± {cmp[q][2]:.2g}{mark}")
         rows.append(", ".join(f"{k} {v}" for k, v in params.items()) + ": " + ", ".join(cells))
-    sizes = ", ".join(str(n) for n in GRU_SIZES[: len(sets)])
-    claim = (f"GRU DMFT (sampled, per step) against networks (N = {sizes}; {seeds} each): Delta0, e-folding "
-             "time of C_h, lambda_max per step (QR)")  # fmt: skip
+    n = ", ".join(str(n) for n in sizes[: len(sets)])
+    claim = (f"{model.__name__} DMFT (sampled, per step) against networks (N = {n}; {seeds} each): Delta0, "
+             "e-folding time of C_h, lambda_max per step (QR)")  # fmt: skip
     tol = "Delta0 5%, e-folding time 15%, lambda_max 10% or 3 se"
-    return Check("gru_dmft", claim, "theory / simulated ± se", "; ".join(rows), tol, bool(ok))
+    return Check(name, claim, "theory / simulated ± se", "; ".join(rows), tol, bool(ok))
+
+
+def _gru_dmft(quick: bool, out: Path) -> Check:
+    from .models import GRU
+
+    return _map_dmft_check("gru_dmft", GRU, GRU_SETS, GRU_SIZES, quick)
+
+
+def _lstm_dmft(quick: bool, out: Path) -> Check:
+    from .models import LSTM
+
+    return _map_dmft_check("lstm_dmft", LSTM, LSTM_SETS, (1000,) * len(LSTM_SETS), quick)
 
 
 CHECKS: dict[str, Callable] = {
@@ -308,6 +336,7 @@ CHECKS: dict[str, Callable] = {
     "complexity": _complexity,
     "gated_slowing": _gated_slowing,
     "gru_dmft": _gru_dmft,
+    "lstm_dmft": _lstm_dmft,
 }
 
 

@@ -490,7 +490,6 @@ def test_dmft_no_chaos_and_bad_input(tmp_path, capsys):
     out = run_json(capsys, ["dmft", "gated", "--set", "g_h=1.5", "--out", str(tmp_path), "--json"])
     assert out["status"] == "no_chaos" and out["delta0"] == 0.0 and out["lambda_max"] < 0
     for argv, message in (
-        (["dmft", "lstm"], "VanillaRNN or GatedRNN"),
         (["dmft", "gated", "--set", "alpha_z=2", "--solver", "closed"], "alpha_z = 0"),
         (["dmft", "gated", "--samples", "0"], "--samples"),
     ):

@@ -91,5 +91,4 @@ def test_gru_phase_theory_claims_chaos_only_from_its_dmft():
         lam, f0, np.asarray(ds.f0_high), np.asarray(ds.slow_theory), 0.1, unstable_is_chaos=False
     )
     assert region.tolist() == [[phase.STABLE, phase.STABLE], [phase.CHAOTIC, phase.UNSTABLE_FPS]]
-    with pytest.raises(dg.InputError, match="DMFT layer"):
-        phase.phase_diagram(dg.LSTM(), x=("mu_f", [0.0, 1.0]), y=("g_u", [1.0, 3.0]), dmft=True)
+    # (the LSTM's DMFT column: tests/test_lstm_dmft.py)

@@ -11,17 +11,20 @@ def add_parser(sub) -> None:
         "dmft",
         help="dynamical mean-field theory of the chaotic state (C_h, Delta0, lambda_max)",
         description="Solve the DMFT of the vanilla RNN (flow, or the Euler map with --set delta=...), the "
-        "gated RNN or the GRU: the stationary autocorrelation C_h(tau), Delta0 = C_h(0), the relaxation time "
-        "and the two-replica lambda_max (per unit time for flows, per step for maps). The solver is chosen "
-        "by the parameters (SCS potential method, the closed alpha_z = 0 equation, sampled single-site "
-        "paths for alpha_z != 0 and for the GRU, the Euler-map DMFT for the map) unless --solver names one. "
+        "gated RNN, the GRU or the LSTM: the stationary autocorrelation C_h(tau), Delta0 = C_h(0), the "
+        "relaxation time and the two-replica lambda_max (per unit time for flows, per step for maps). The "
+        "solver is chosen by the parameters (SCS potential method, the closed alpha_z = 0 equation, sampled "
+        "single-site paths for alpha_z != 0 and for the GRU and LSTM, the Euler-map DMFT for the map) unless "
+        "--solver names one. "
         "With --simulate, a network of size N is simulated and its autocorrelation drawn over the theory.",
     )
     network_args(p, n=1000)
     p.add_argument("--solver", choices=("auto", "scs", "closed", "montecarlo", "euler-map"), default="auto",
                    help="DMFT solver (default: chosen by the parameters)")  # fmt: skip
-    p.add_argument("--samples", type=int, default=None,
-                   help="paths per iteration of the Monte-Carlo solvers (default 500; GRU 1000)")  # fmt: skip
+    p.add_argument(
+        "--samples", type=int, default=None,
+        help="paths per iteration of the Monte-Carlo solvers (default 500; GRU and LSTM 1000)",
+    )  # fmt: skip
     p.add_argument("--simulate", action="store_true", help="simulate a network of size N and compare")
     p.add_argument(
         "--t-sim",
@@ -35,6 +38,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    import dataclasses
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,11 +51,10 @@ def run(args) -> int:
     from ..errors import check_param, check_size
     from ..io import provenance
     from ..meanfield import dmft
-    from ..meanfield.dmft import SCS, Closed, MonteCarlo
+    from ..meanfield.dmft import SCS, Closed, MonteCarlo, default_solver
     from ..meanfield.euler_map import EulerMap
-    from ..meanfield.gru_dmft import GRUMonteCarlo, GRUOptions
+    from ..meanfield.map_dmft import MapOptions, SampledMap
     from ..meanfield.montecarlo import Options
-    from ..models import GRU
     from ..plotting import plot_dmft
     from ..simulate import autocorrelation
     from ..spectra import relaxed_state
@@ -65,8 +69,9 @@ def run(args) -> int:
     }[args.solver]  # fmt: skip
     check_param("dmft", "--t-sim", args.t_sim, positive=True)
     if args.solver == "auto" and args.samples is not None:
-        if isinstance(ens, GRU):
-            solver = GRUMonteCarlo(GRUOptions(n_samples=args.samples))
+        auto = default_solver(ens)
+        if isinstance(auto, SampledMap):
+            solver = dataclasses.replace(auto, options=MapOptions(n_samples=args.samples))
         else:
             solver = MonteCarlo(Options(n_samples=args.samples))
     with busy(f"solving the DMFT of {args.model}", enabled=not args.json):

@@ -58,6 +58,7 @@ second-order finite differences on |tau| <= tau_max (Dirichlet), its lowest eige
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -106,7 +107,7 @@ def _phi_prime(y):
 
 
 #: The ``method`` of solvers for maps (lags in steps, lambda_max per step).
-MAP_METHODS = frozenset({"euler_map", "gru-montecarlo"})
+MAP_METHODS = frozenset({"euler_map", "gru-montecarlo", "lstm-montecarlo"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -421,19 +422,19 @@ def _from_grid(ensemble, sol, lam, method, tol, residual, advice: str = "raise t
                       method, corr, statistics=stats, message=message)  # fmt: skip
 
 
+@functools.singledispatch
 def default_solver(ensemble):
-    """EulerMap for the vanilla Euler map, GRUMonteCarlo for the GRU; SCS where it applies, else Closed for
-    alpha_z = 0, else MonteCarlo."""
-    from ..models.gru import GRU
+    """The DMFT solver of ``ensemble``, dispatched on its type (a model's DMFT registers here: the GRU in
+    :mod:`.gru_dmft`, the LSTM in :mod:`.lstm_dmft`): EulerMap for the vanilla Euler map; SCS where it
+    applies, else Closed for alpha_z = 0, else MonteCarlo; the sampled map DMFT for the GRU and LSTM. A
+    model without one gets an InputError naming every model that has one."""
+    names = ", ".join(sorted(c.__name__ for c in default_solver.registry if c is not object))
+    raise InputError(f"dmft: no DMFT for {type(ensemble).__name__}; there is one for {names}")
 
-    if isinstance(ensemble, GRU):
-        from .gru_dmft import GRUMonteCarlo
 
-        return GRUMonteCarlo()
-    if not isinstance(ensemble, (VanillaRNN, GatedRNN)):
-        name = type(ensemble).__name__
-        raise InputError(f"dmft: no DMFT for {name}; it is implemented for a VanillaRNN or GatedRNN (flows, "
-                         "and the vanilla Euler map) and for the GRU")  # fmt: skip
+@default_solver.register(VanillaRNN)
+@default_solver.register(GatedRNN)
+def _(ensemble):
     if isinstance(ensemble, VanillaRNN) and ensemble.delta is not None:
         from .euler_map import EulerMap
 
@@ -446,6 +447,11 @@ def default_solver(ensemble):
     if _is_zero(e.alpha_z) and _is_zero(e.alpha_r) and no_input:
         return SCS()
     return Closed() if _is_zero(e.alpha_z) else MonteCarlo()
+
+
+def has_dmft(ensemble) -> bool:
+    """Whether a DMFT is registered for the type of ``ensemble`` (:func:`default_solver`)."""
+    return default_solver.dispatch(type(ensemble)) is not default_solver.dispatch(object)
 
 
 def dmft(ensemble, *, solver=None, key=None) -> DMFTResult:

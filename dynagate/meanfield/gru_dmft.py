@@ -1,5 +1,5 @@
 r"""The discrete-time DMFT of the random GRU (:class:`~dynagate.GRU`, no input) by sampled single-site
-paths, and its lambda_max per step.
+paths, and its lambda_max per step (the engine, shared with the LSTM: :mod:`.map_dmft`).
 
 Everything here is per step: lags in steps, lambda_max in natural log per step, times in steps.
 
@@ -68,45 +68,20 @@ lambda_max = 0.0299 +- 0.0004 per step, e-folding time of C_h 14.7 steps) the si
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from ..errors import InputError
 from ..models.gru import GRU, refine
-from . import closed
-from .dmft import DMFTResult, _curve_summary
+from .dmft import default_solver
 from .gru import check_map
-from .montecarlo import _DRIFT_T, _batch_se, circular_autocov, drift_test, power_lambda, sample_paths
+from .map_dmft import MapOptions, SampledMap, Site, periodic_map
+from .montecarlo import circular_autocov, sample_paths
 
-
-@dataclasses.dataclass(frozen=True)
-class GRUOptions:
-    """Monte-Carlo settings: ``n_samples`` paths per iteration on a periodic grid of 2 ``n_lags`` steps
-    (default: adaptive, from 64 steps, or 20 / (1 - sigma(mu_z)) for a slow update gate, growing by up to
-    ``max_regrid`` doublings-to-octuplings while C_h has not decayed by ``n_lags``, at most ``max_lags``;
-    past 128 lags the paths per iteration fall as 1 / n_lags, to at least 64: a longer path averages over
-    more correlation times, and the cost per iteration stays that of 128 lags);
-    ``n_burn`` iterations discarded, ``n_average`` averaged; ``n_tangent`` power steps for lambda_max after
-    20 warm-up steps."""
-
-    n_samples: int = 1000
-    n_lags: int | None = None
-    n_burn: int = 30
-    n_average: int = 60
-    n_tangent: int = 60
-    max_regrid: int = 3
-    max_lags: int = 4096
-
-    def __post_init__(self):
-        if self.n_average < 10:
-            raise InputError(f"GRUOptions: n_average={self.n_average} must be at least 10")
-        if self.n_lags is not None and (not isinstance(self.n_lags, int) or self.n_lags < 8):
-            raise InputError(f"GRUOptions: n_lags must be an integer of at least 8, got {self.n_lags!r}")
+#: The GRU's Monte-Carlo settings are the shared :class:`~.map_dmft.MapOptions`.
+GRUOptions = MapOptions
 
 
 def _check(ensemble) -> GRU:
@@ -116,6 +91,14 @@ def _check(ensemble) -> GRU:
 def _params(e: GRU) -> dict:
     names = ("g_r", "g_z", "g_n", "g_rf", "mu_r", "s_r", "mu_z", "s_z", "mu_n", "s_n", "mu_rf", "s_rf")
     return {k: float(getattr(e, k)) for k in names}
+
+
+def _flags(e: GRU) -> tuple:
+    return (e.reset == "after", bool(e.refine))
+
+
+def _memory(e: GRU) -> float:
+    return 1.0 / (1.0 + math.exp(-float(e.mu_z))) if e.update_init is None else 0.5
 
 
 def _biases(key, e: GRU, p: dict, m: int) -> dict:
@@ -129,19 +112,6 @@ def _biases(key, e: GRU, p: dict, m: int) -> dict:
     return b
 
 
-def _periodic_map(coef, force):
-    """The periodic solution of x_{k+1} = coef_k x_k + force_k around the grid ((n, m) arrays): one lap from
-    0 gives x^0 and x^0_n; the start x_0 = x^0_n / (1 - prod coef) (module doc)."""
-
-    def step(x, k):
-        return k[0] * x + k[1], x
-
-    last, xs = jax.lax.scan(step, jnp.zeros(force.shape[1:], force.dtype), (coef, force))
-    logc = jnp.cumsum(jnp.log(jnp.clip(coef, 1e-300)), axis=0)
-    before = jnp.concatenate([jnp.zeros_like(logc[:1]), logc[:-1]])  # log prod_{j<k} coef_j
-    return xs + jnp.exp(before) * (last / (1.0 - jnp.exp(logc[-1])))
-
-
 def _gate(z, rho, refined: bool):
     """(g, dg/dz, dg/drho) of the update gate (plain z, or the refined gate)."""
     if not refined:
@@ -149,9 +119,11 @@ def _gate(z, rho, refined: bool):
     return refine(z, rho)
 
 
-@functools.partial(jax.jit, static_argnames=("m", "after", "refined"))
-def _iterate(key, c_h, c_rh, b, p, m, after, refined):
-    """One sampled evaluation of the DMFT map: the paths (n, m) and the re-estimated correlations."""
+@functools.partial(jax.jit, static_argnames=("m", "flags"))
+def _iterate(key, cs, b, p, m, flags):
+    """One sampled evaluation of the DMFT map: the paths (n, m) and the re-estimated (C_h, C_rh)."""
+    after, refined = flags
+    c_h, c_rh = cs
     k = jax.random.split(key, 4)
     eta_r = sample_paths(k[0], p["g_r"] ** 2 * c_h, m).T
     eta_z = sample_paths(k[1], p["g_z"] ** 2 * c_h, m).T
@@ -161,18 +133,19 @@ def _iterate(key, c_h, c_rh, b, p, m, after, refined):
     rho = jax.nn.sigmoid(b["rf"] + sample_paths(k[3], p["g_rf"] ** 2 * c_h, m).T) if refined else None
     n = jnp.tanh(b["n"] + (r * mm if after else mm))
     g, dg_dz, dg_drho = _gate(z, rho, refined)
-    h = _periodic_map(g, (1.0 - g) * n)
+    h = periodic_map(g, (1.0 - g) * n)
     paths = {"h": h, "n": n, "r": r, "z": z, "m": mm, "g": g, "dg_dz": dg_dz, "dg_drho": dg_drho}
     if refined:
         paths["rho"] = rho
-    est = {"c_h": circular_autocov(h.T), "c_rh": circular_autocov((r * h).T), "mean_h": jnp.mean(h)}
+    est = {"cs": (circular_autocov(h.T), circular_autocov((r * h).T)), "mean_h": jnp.mean(h)}
     return paths, est
 
 
-@functools.partial(jax.jit, static_argnames=("m", "after", "refined"))
-def _tangent(key, q, lam, paths, p, m, after, refined):
+@functools.partial(jax.jit, static_argnames=("m", "flags"))
+def _tangent(key, q, lam, paths, p, m, flags):
     """One sampled evaluation of the rescaled tangent map at growth rate lam per step:
     (Q_d, Q_u) -> the same re-estimated (module doc)."""
+    after, refined = flags
     q_d, q_u = q
     k = jax.random.split(key, 4)
     xi_r = sample_paths(k[0], p["g_r"] ** 2 * q_d, m).T
@@ -186,166 +159,31 @@ def _tangent(key, q, lam, paths, p, m, after, refined):
         rho = paths["rho"]
         dg = dg + paths["dg_drho"] * rho * (1.0 - rho) * sample_paths(k[3], p["g_rf"] ** 2 * q_d, m).T
     s = jnp.exp(-lam)
-    d = _periodic_map(s * g, s * ((1.0 - g) * dn + (h - n) * dg))
+    d = periodic_map(s * g, s * ((1.0 - g) * dn + (h - n) * dg))
     # xi_r at the step a unit uses it (one draw per step, shared by delta n and, before, by u)
     u = r * d + h * dr * xi_r
     return circular_autocov(d.T), circular_autocov(u.T)
 
 
-def _lag_grid(n_lags: int) -> np.ndarray:
-    """Integer lags of a periodic grid of 2 ``n_lags`` steps (:func:`.closed.lag_grid` with step 1)."""
-    return closed.lag_grid(n_lags, 1.0)[0]
+def _norm(q, flags) -> float:
+    after = flags[0]
+    return q[0][0] + (0.0 if after else q[1][0])
 
 
-def _paths(o: GRUOptions, n_lags: int) -> int:
-    return max(64, min(o.n_samples, o.n_samples * 128 // n_lags))
+SITE = Site(
+    method="gru-montecarlo", check=_check, params=_params, flags=_flags, biases=_biases, iterate=_iterate,
+    tangent=_tangent, norm=_norm, memory=_memory, extra=("c_rh",), n_tangent_corr=2,
+    samples=("h", "r", "z", "m", "n", "rho"),
+)  # fmt: skip
 
 
-def _start_lags(e: GRU, o: GRUOptions) -> int:
-    if o.n_lags is not None:
-        return o.n_lags
-    z0 = 1.0 / (1.0 + math.exp(-float(e.mu_z))) if e.update_init is None else 0.5
-    return int(min(max(64, 2 ** math.ceil(math.log2(20.0 / max(1.0 - z0, 1e-3)))), o.max_lags))
-
-
-def solve(ensemble, *, key, options: GRUOptions = GRUOptions(), progress=None) -> dict:
-    """The stationary single-site statistics by the sampled iteration (module doc)."""
-    e, o = _check(ensemble), options
-    p = _params(e)
-    after, refined = e.reset == "after", bool(e.refine)
-    n_lags = _start_lags(e, o)
-    lags = _lag_grid(n_lags)
-    c_h = jnp.asarray(0.5 * np.exp(-lags / 4.0))
-    c_rh = 0.25 * c_h
-    regrids, total = 0, o.n_burn + o.n_average
-
-    def run(n_iter, c_h, c_rh, key, start):
-        ests, m = [], _paths(o, n_lags)
-        for i in range(n_iter):
-            key, kb, ki = jax.random.split(key, 3)
-            _, est = _iterate(ki, c_h, c_rh, _biases(kb, e, p, m), p, m, after, refined)
-            c_h, c_rh = est["c_h"], est["c_rh"]
-            ests.append(est)
-            if progress is not None:
-                progress(start + i + 1, total)
-        return c_h, c_rh, key, ests
-
-    def centred(c, mean):
-        return np.asarray(c) - float(mean) ** 2
-
-    stage = 0
-    n_probe = min(max(10, o.n_burn // 3), o.n_burn)
-    stages = (n_probe, o.n_burn - n_probe) if o.n_lags is None else (o.n_burn, 0)
-    while stage < 2:
-        c_h, c_rh, key, ests = run(stages[stage], c_h, c_rh, key, n_probe * stage)
-        grow = o.n_lags is None and regrids < o.max_regrid and 2 * n_lags <= o.max_lags and ests
-        if grow:
-            c = np.mean([centred(x["c_h"], x["mean_h"]) for x in ests[-3:]], axis=0)[: n_lags + 1]
-            ratio = closed.decay_ratio(c)
-            grow = ratio > 0.07
-        if not grow:
-            stage += 1
-            continue
-        want = math.log(20) / -math.log(ratio) if 0 < ratio < 1 else 8.0  # to a decay ratio of 0.05
-        factor = min(max(2 ** math.ceil(math.log2(want)), 2), 8)
-        new = min(n_lags * factor, o.max_lags)
-        new_lags = _lag_grid(new)
-        c_h = jnp.asarray(np.interp(new_lags, lags[: n_lags + 1], np.asarray(c_h)[: n_lags + 1]))
-        c_rh = jnp.asarray(np.interp(new_lags, lags[: n_lags + 1], np.asarray(c_rh)[: n_lags + 1]))
-        n_lags, lags, regrids, stage = new, new_lags, regrids + 1, 0
-    c_h, c_rh, key, ests = run(o.n_average, c_h, c_rh, key, o.n_burn)
-    raw = np.array([np.asarray(x["c_h"]) for x in ests])
-    means = np.array([float(x["mean_h"]) for x in ests])
-    cen = raw - means[:, None] ** 2
-    d0 = cen[:, 0]
-    drift, se_half = drift_test(d0)
-    key, kb, ki = jax.random.split(key, 3)
-    m = _paths(o, n_lags)
-    paths, _ = _iterate(ki, jnp.asarray(raw.mean(0)), jnp.asarray(np.mean([x["c_rh"] for x in ests], 0)),
-                        _biases(kb, e, p, m), p, m, after, refined)  # fmt: skip
-    return {
-        "lags": lags, "n_lags": n_lags, "params": p, "c_h_raw": raw.mean(0),
-        "c_rh": np.mean([np.asarray(x["c_rh"]) for x in ests], axis=0), "c_h": cen.mean(0),
-        "c_h_se": np.array([_batch_se(c) for c in cen.T]), "mean_h": float(means.mean()),
-        "delta0_se": _batch_se(d0), "drift": drift, "drift_se": se_half,
-        "converged": bool(drift <= _DRIFT_T * se_half), "key": key, "regrids": regrids,
-        "samples": {k: np.asarray(v[0]) for k, v in paths.items() if k in ("h", "r", "z", "m", "n", "rho")},
-    }  # fmt: skip
-
-
-def lambda_max(ensemble, sol: dict, *, key, options: GRUOptions = GRUOptions()) -> tuple[float, float]:
-    """The sampled two-replica lambda_max per step (module doc) and its standard error."""
-    e, o, p = _check(ensemble), options, sol["params"]
-    after, refined, m = e.reset == "after", bool(e.refine), _paths(options, sol["n_lags"])
-    c_h, c_rh = jnp.asarray(sol["c_h_raw"]), jnp.asarray(sol["c_rh"])
-
-    def step(k, q, lam):
-        kb, kp, kt = jax.random.split(k, 3)
-        paths, _ = _iterate(kp, c_h, c_rh, _biases(kb, e, p, m), p, m, after, refined)
-        new = _tangent(kt, q, lam, paths, p, m, after, refined)
-        norm = new[0][0] + (0.0 if after else new[1][0])
-        mu = float(norm / (q[0][0] + (0.0 if after else q[1][0])))
-        return tuple(x / norm for x in new), mu
-
-    q0 = (jnp.exp(-jnp.asarray(sol["lags"])),) * 2
-    return power_lambda(step, q0, key=key, n_tangent=o.n_tangent, lam0=0.0)
-
-
-def _static_result(e: GRU, sol: dict, message: str = "") -> DMFTResult:
-    from .branches import branches
-
-    br = branches(e)
-    q = float(np.asarray(sol["c_h_raw"])[0])
-    i = int(np.argmin(np.abs(np.asarray(br.delta_h) - q)))
-    lam = br.decay(i, 0.05)[0]
-    n = sol["n_lags"] + 1
-    tau = np.asarray(sol["lags"])[:n]
-    d0 = float(br.delta_h[i])
-    msg = message or "the iteration settled on a fixed point of the static mean field"
-    return DMFTResult(tau, np.full(n, d0), d0, lam, 0.0, -lam, "no_chaos", 0.0, "gru-montecarlo", message=msg)
-
-
-@dataclasses.dataclass(frozen=True)
-class GRUMonteCarlo:
+class GRUMonteCarlo(SampledMap):
     """The sampled discrete-time DMFT of the GRU (module doc; settings in :class:`GRUOptions`): lags in
     steps, lambda_max per step, standard errors by batch means. ``lambda_max=False`` skips it (NaN)."""
 
-    options: GRUOptions | None = None
-    lambda_max: bool = True
+    site = SITE
 
-    def __call__(self, ensemble, key=None) -> DMFTResult:
-        e = _check(ensemble)
-        if key is None:
-            raise InputError("dmft: the GRU solver samples paths; pass key=jax.random.PRNGKey(...)")
-        o = self.options or GRUOptions()
-        k1, k2 = jax.random.split(key)
-        sol = solve(e, key=k1, options=o)
-        raw = np.asarray(sol["c_h_raw"])
-        if raw[0] < 1e-8 or raw[0] - raw[sol["n_lags"]] <= 1e-6 * raw[0]:  # zero or non-zero fixed point
-            return _static_result(e, sol)
-        lam, lam_se = lambda_max(e, sol, key=k2, options=o) if self.lambda_max else (math.nan, math.nan)
-        if lam + 2 * lam_se < 0:  # perturbations of the sampled state decay: it is relaxing, not chaotic
-            why = f"the sampled state is not chaotic (lambda_max {lam:.3g} +- {lam_se:.2g} per step < 0)"
-            static = _static_result(e, sol, why + ": the static mean field's fixed point")
-            if static.lambda_max < 0:  # a stable branch there: the answer
-                return static
-        n = sol["n_lags"] + 1
-        tau, c = np.asarray(sol["lags"])[:n], np.asarray(sol["c_h"])[:n]
-        se = np.asarray(sol["c_h_se"])[:n]
-        corr_time, kappa = _curve_summary(tau, c)
-        status, message = "converged", ""
-        if not closed.decayed(c, se):
-            status = "not_converged"
-            message = (f"C_h has not decayed by {tau[-1]:g} steps after {sol['regrids']} grid extensions; "
-                       "pass GRUOptions(n_lags=...) about twice as large")  # fmt: skip
-        elif not sol["converged"]:
-            status = "not_converged"
-            message = (f"Delta0 still drifts: {sol['drift']:.3g} between the halves of the averaging window "
-                       f"against a standard error {sol['drift_se']:.3g}; raise n_burn")  # fmt: skip
-        return DMFTResult(
-            tau, c, float(c[0]), float(lam), corr_time, kappa, status,
-            float(sol["drift"] / max(sol["drift_se"], 1e-300)), "gru-montecarlo",
-            correlations={"c_h_raw": raw[:n], "c_rh": np.asarray(sol["c_rh"])[:n]},
-            stderr={"delta0": sol["delta0_se"], "lambda_max": lam_se, "c_h": se},
-            message=message, statistics={"samples": sol["samples"]},
-        )  # fmt: skip
+
+@default_solver.register(GRU)
+def _(ensemble) -> GRUMonteCarlo:
+    return GRUMonteCarlo()

@@ -18,8 +18,8 @@ at each grid point, the theory lines, and the DMFT chaotic solution along a colu
   maps).
 
 A stable branch is a stable fixed point, an unstable one a family of unstable ones; the region follows
-(:func:`dynagate.phase.regions.theory_region`). Where the model has no DMFT (the GRU), unstable fixed
-points alone are *unstable_fixed_points*, never *chaotic*.
+(:func:`dynagate.phase.regions.theory_region`). For the gated maps (GRU, LSTM) unstable fixed points alone
+are *unstable_fixed_points*, never *chaotic*: their DMFT layer decides where chaos is.
 
 **DMFT** (:func:`dmft_column`): the chaotic DMFT solution followed down each column from its top, its
 lambda_max (``lambda_dmft``) and the lowest y where it exists (``line_dmft``). Finding (gated RNN, beta_r
@@ -32,14 +32,17 @@ stability line; ``line_dmft`` is meaningful where it lies below ``line_stability
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..errors import InputError
 from ..meanfield import closed
 from ..meanfield.branches import branches, has_branches
-from ..meanfield.dmft import _is_static
+from ..meanfield.dmft import _is_static, default_solver
+from ..meanfield.dmft import has_dmft as _has_dmft
+from ..meanfield.map_dmft import SampledMap
 from ..models.gated import GatedRNN
-from ..models.gru import GRU
 from ..models.vanilla import VanillaRNN
 from .regions import CHAOTIC, UNSTABLE_FPS, theory_region
 
@@ -51,14 +54,16 @@ def has_theory(ensemble) -> bool:
 
 
 def has_dmft(ensemble) -> bool:
-    """Whether the DMFT layer applies: the gated RNN, the vanilla flow and map, the GRU."""
-    return isinstance(ensemble, (GatedRNN, VanillaRNN, GRU))
+    """Whether the DMFT layer applies: a DMFT is registered for the model
+    (:func:`dynagate.meanfield.dmft.default_solver`: the gated RNN, the vanilla flow and map, the GRU, the
+    LSTM)."""
+    return _has_dmft(ensemble)
 
 
 def unstable_is_chaos(ensemble) -> bool:
     """Whether fixed points that are all unstable make a point chaotic: for the vanilla and gated RNN (whose
-    unstable fixed points leave only the chaotic solution, THEORY.md); not for the GRU, where the DMFT's own
-    chaotic solution decides, nor for the LSTM, which has no DMFT (*unstable_fixed_points*)."""
+    unstable fixed points leave only the chaotic solution, THEORY.md); not for the GRU and the LSTM, where the
+    DMFT's own chaotic solution decides (without it: *unstable_fixed_points*)."""
     return isinstance(ensemble, (GatedRNN, VanillaRNN))
 
 
@@ -79,8 +84,8 @@ THEORY_SPEC = {
 
 def theory_point(ensemble, *, eps: float = 0.05, marginal: float = 0.1) -> dict:
     """The theory layers at one ensemble (module doc); a dict of scalars keyed as ``THEORY_SPEC``. For the
-    GRU, unstable fixed points alone are ``unstable_fixed_points``, not chaos: the static theory does not
-    decide whether they leave a chaotic attractor (its DMFT layer does)."""
+    GRU and the LSTM, unstable fixed points alone are ``unstable_fixed_points``, not chaos: the static theory
+    does not decide whether they leave a chaotic attractor (its DMFT layer does)."""
     if not has_theory(ensemble):
         raise InputError(f"no static mean field is registered for {type(ensemble).__name__}")
     br = branches(ensemble)
@@ -161,8 +166,8 @@ def dmft_column(ensemble, y: tuple, *, iters: int = 6, tol: float = 1e-9, max_it
     yn, yv = y
     if _is_map(ensemble):
         return _map_column(ensemble, y, iters=min(iters, 4), tol=max(tol, 1e-8))
-    if isinstance(ensemble, GRU):
-        return _gru_column(ensemble, y, iters=min(iters, 3))
+    if isinstance(default_solver(ensemble), SampledMap):
+        return _sampled_column(ensemble, y, iters=min(iters, 3))
     base = ensemble.replace(alpha_z=0.0) if isinstance(ensemble, GatedRNN) else ensemble
     p = closed._params(base)
     t_max = 60.0 / p["sz0"]
@@ -235,19 +240,20 @@ def _from_top(solve, yv, iters: int) -> dict:
 
 
 #: Lighter Monte-Carlo settings for DMFT columns (about 2 s per point; lambda_max standard error ~2%).
-GRU_COLUMN = {"n_samples": 500, "n_burn": 20, "n_average": 20, "n_tangent": 30}
+SAMPLED_COLUMN = {"n_samples": 500, "n_burn": 20, "n_average": 20, "n_tangent": 30}
 
 
-def _gru_column(ensemble, y: tuple, *, iters: int) -> dict:
-    """:func:`dmft_column` for the GRU: the sampled DMFT (:mod:`dynagate.meanfield.gru_dmft`, settings
-    :data:`GRU_COLUMN`, a fixed key per y value) at each y from the top; a chaotic solution where it is
-    non-static with lambda_max per step above twice its standard error; the line bisected as there."""
+def _sampled_column(ensemble, y: tuple, *, iters: int) -> dict:
+    """:func:`dmft_column` for the gated maps (GRU, LSTM): the sampled DMFT
+    (:mod:`dynagate.meanfield.map_dmft`, settings :data:`SAMPLED_COLUMN`, a fixed key per y value) at each
+    y from the top; a chaotic solution where it is non-static with lambda_max per step above twice its
+    standard error; the line bisected as there."""
     import jax
 
-    from ..meanfield.gru_dmft import GRUMonteCarlo, GRUOptions
+    from ..meanfield.map_dmft import MapOptions
 
     yn, yv = y
-    solver = GRUMonteCarlo(GRUOptions(**GRU_COLUMN))
+    solver = dataclasses.replace(default_solver(ensemble), options=MapOptions(**SAMPLED_COLUMN))
 
     def solve(v):
         r = solver(ensemble.replace(**{yn: float(v)}), jax.random.PRNGKey(0))
