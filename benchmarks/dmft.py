@@ -18,6 +18,9 @@ then the median of ``--repeats`` calls is reported.
     adaptive grid) with lambda_max per step, in fast (mu_z = -2), slow (mu_z = 0) and slower (mu_z = 2)
     chaos at g_n = 3. Baseline: the deterministic Euler-map DMFT (``EulerMap``) of the constant-gate GRU it
     reduces to (g_r = g_z = 0: delta = 1 - sigma(mu_z), gain g_n / 2). Target: < 60 s per point.
+(5) The LSTM DMFT (``LSTMMonteCarlo``, the same default options) with lambda_max per step at g_u = 4 with the
+    forget-gate bias mu_f = 0, 2 and 4 (ever slower cells). Baseline: the GRU DMFT at g_n = 3, mu_z = 0 of
+    (4), timed again in the same run. Target: < 60 s per point.
 
     python benchmarks/dmft.py [--quick] [--repeats 3]
 """
@@ -161,6 +164,23 @@ def main():
         )
         print(f"    baseline Euler map (constant gates): {t_e:.2f} s (lambda_max {e.lambda_max:.4f}): ratio "
               f"{t4 / t_e:.0f}")  # fmt: skip
+
+    # (5) LSTM
+    from dynagate.meanfield.lstm_dmft import LSTMMonteCarlo
+
+    t0 = time.perf_counter()
+    GRUMonteCarlo(gopts)(dg.GRU(g_n=3.0), jax.random.PRNGKey(0))
+    t_g = time.perf_counter() - t0
+    for mu_f in (0.0, 2.0, 4.0):
+        t0 = time.perf_counter()
+        m = LSTMMonteCarlo(gopts)(dg.LSTM(g_u=4.0, mu_f=mu_f), jax.random.PRNGKey(0))
+        t5 = time.perf_counter() - t0
+        print(
+            f"(5) LSTM DMFT, g_u 4, mu_f {mu_f:g} ({gopts.n_samples} paths, grid {m.tau[-1]:.0f} steps): "
+            f"{t5:.1f} s incl. compilation; Delta0 {m.delta0:.4f} +- {m.stderr.get('delta0', 0):.4f}, "
+            f"lambda_max {m.lambda_max:.4f} +- {m.stderr.get('lambda_max', 0):.4f} per step, {m.status}"
+        )
+        print(f"    baseline GRU DMFT (g_n 3, mu_z 0, compiled): {t_g:.1f} s: ratio {t5 / t_g:.2f}")
 
 
 if __name__ == "__main__":
