@@ -292,6 +292,6 @@ def _simulated(values, ny: int, nx: int, xn: str, yn: str, sim: Simulation, marg
         long = f"fraction of seeds chaotic from {init} initial states (survived, lambda > 2 se)"
         data[f"chaotic_{init}"] = ((yn, xn), chaos[init], {"long_name": long})
     slow = values["slow_fraction"].reshape(ny, nx) if sim.spectra else np.zeros((ny, nx))
-    region = regions.simulated_region(surv["small"], chaos["large"], slow, marginal)
+    region = regions.simulated_region(surv["small"], chaos["large"], lam.mean(-1), se, slow, marginal)
     data["region_simulated"] = ((yn, xn), region, flags("region found in simulation"))
     return data

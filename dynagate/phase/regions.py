@@ -17,10 +17,13 @@ Codes (the CF ``flag_values`` / ``flag_meanings`` of the ``region_*`` variables,
   attractor.
 * **Simulation** (:func:`simulated_region`): a run *survived* if <h^2> at its end is above a threshold
   (:func:`survived`), and is *chaotic* if it survived with lambda above twice its standard error
-  (:func:`chaotic`); a point is *chaotic* where activity survives from small states in most networks (the
-  trivial state is unstable; near a continuous onset lambda_max grows like (g - g_c)^2, so activity, not
-  the sign of lambda, is the signal a finite network resolves), *bistable* where small states die out but
-  most networks are chaotic from large states, *stable* otherwise (*marginal* with many slow modes).
+  (:func:`chaotic`). A point is *chaotic* where activity survives from small states in most networks
+  **and** its lambda_max (the mean over networks of each network's larger exponent) is above twice its
+  standard error; *bistable* where small states die out in most networks but most are chaotic from large
+  states; *stable* otherwise (*marginal* with many slow modes). Surviving activity alone is not chaos:
+  a static input or a non-trivial fixed point keeps activity with lambda_max < 0, and near a continuous
+  onset, where lambda_max grows like (g - g_c)^2, a point whose exponent a finite run does not resolve is
+  not called chaotic (its ``survived_small`` shows the activity).
 """
 
 from __future__ import annotations
@@ -69,11 +72,15 @@ def chaotic(lam, se, final, threshold: float) -> np.ndarray:
     return survived(final, threshold) & (np.asarray(lam) > 2 * np.asarray(se))
 
 
-def simulated_region(survived_small, chaotic_large, slow_fraction, marginal: float) -> np.ndarray:
-    """The regions (int8) found in simulation from the fractions of networks whose activity survived from
-    small initial states and that are chaotic from large ones, and the Jacobian's slow-mode fraction."""
-    region = np.where(survived_small >= 0.5, CHAOTIC, np.where(chaotic_large >= 0.5, BISTABLE,
-                      np.where(slow_fraction > marginal, MARGINAL, STABLE)))  # fmt: skip
+def simulated_region(survived_small, chaotic_large, lambda_max, lambda_max_se, slow_fraction,
+                     marginal: float) -> np.ndarray:  # fmt: skip
+    """The regions (int8) found in simulation (module doc) from the fractions of networks whose activity
+    survived from small initial states and that are chaotic from large ones, the point's lambda_max and its
+    standard error, and the Jacobian's slow-mode fraction."""
+    resolved = np.asarray(lambda_max) > 2 * np.asarray(lambda_max_se)  # NaN: not resolved
+    small = np.asarray(survived_small) >= 0.5
+    region = np.where(small & resolved, CHAOTIC, np.where(~small & (np.asarray(chaotic_large) >= 0.5),
+                      BISTABLE, np.where(slow_fraction > marginal, MARGINAL, STABLE)))  # fmt: skip
     return region.astype(np.int8)
 
 
