@@ -3,9 +3,16 @@
 Every case here stops before any numerical work (or runs a few tiny steps), so the file stays cheap.
 """
 
-import numpy as np
+import os
+import types
 
+import numpy as np
+import pytest
+
+import dynagate as dg
 from dynagate import phase
+from dynagate.cli import main
+from dynagate.errors import InputError
 from dynagate.phase import diagram, regions
 
 
@@ -63,3 +70,70 @@ def test_theory_and_dmft_region_rules_unchanged():
     assert got.tolist() == [phase.BISTABLE, phase.CHAOTIC, phase.CHAOTIC, phase.MARGINAL, phase.STABLE]
     got = regions.dmft_region(lam, f0_low, f0_high, slow, 0.1, unstable_is_chaos=False)
     assert got[2] == phase.UNSTABLE_FPS
+
+
+# ------------------------------------------------------------------------------- --restart and --out
+
+PD = ["phase-diagram", "vanilla", "--x", "g=0.5:1:2", "--y", "mu_b=0:1:2"]
+
+
+@pytest.mark.parametrize(("extra", "message"), [(["--chunk", "0"], "chunk must be an integer >= 1"),
+                                                (["--seed", "-1"], "--seed must be an integer")])  # fmt: skip
+def test_restart_keeps_the_store_when_an_argument_is_bad(extra, message, tmp_path, capfd):
+    marker = tmp_path / "phase_diagram.zarr" / "points" / "zarr.json"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("{}")
+    assert main([*PD, "--restart", *extra, "--out", str(tmp_path)]) == 2
+    one_line_error(capfd, message)
+    assert marker.is_file()
+
+
+def test_restart_discards_the_store_only_after_the_checks(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    (store / "points").mkdir(parents=True)
+    seen = {}
+
+    def stop(*args, **kwargs):
+        seen["exists"] = store.exists()
+        raise KeyboardInterrupt  # stop before any work
+
+    monkeypatch.setattr(diagram.sweep, "run", stop)
+    monkeypatch.setattr(diagram, "sample", lambda *a, **k: types.SimpleNamespace(is_flow=True))  # no compile
+    grid = {"x": ("g", [0.5, 1.0]), "y": ("mu_b", [0.0, 1.0])}
+    with pytest.raises(InputError, match="chunk"):
+        phase.phase_diagram(dg.VanillaRNN(), **grid, store=store, chunk=0, restart=True)
+    assert store.exists()
+    with pytest.raises(KeyboardInterrupt):
+        phase.phase_diagram(dg.VanillaRNN(), **grid, store=store, restart=True)
+    assert seen == {"exists": False}
+
+
+WRITERS = [
+    ["spectrum", "vanilla", "--n", "4"],
+    ["lyapunov", "vanilla", "--n", "4"],
+    ["complexity", "vanilla", "--param", "g=1:2:2"],
+    ["fixed-points", "vanilla", "--n", "4"],
+    ["dmft", "vanilla"],
+    PD,
+    ["validate", "--only", "complexity"],
+]
+
+
+@pytest.mark.parametrize("argv", WRITERS, ids=[a[0] for a in WRITERS])
+def test_unusable_out_is_refused_before_any_work(argv, tmp_path, capfd, monkeypatch):
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started")
+
+    for module in ("spectrum", "lyapunov", "complexity", "fixed_points", "dmft", "phase_diagram", "validate"):
+        monkeypatch.setattr(f"dynagate.cli.{module}.run", no_work)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main([*argv, "--out", str(afile)]) == 2
+    one_line_error(capfd, f"--out {afile}", "not a folder")
+    assert main([*argv, "--out", str(afile / "sub")]) == 2
+    one_line_error(capfd, "is not a folder")
+    # a folder that cannot be written (os.access, since a test may run as root, which writes anywhere)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert main([*argv, "--out", str(tmp_path / "new" / "deeper")]) == 2
+    one_line_error(capfd, "cannot write there", "is not writable")
+    assert afile.read_text() == "" and not (tmp_path / "new").exists()

@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from . import complexity, dmft, fixed_points, info, lyapunov, phase_diagram, spectrum, validate
-from ._common import MODEL_NAMES, parse_param, parse_sets
+from ._common import MODEL_NAMES, check_out, parse_param, parse_sets
 
 #: The subcommands in the order ``--help`` lists them.
 COMMANDS = (info, spectrum, lyapunov, dmft, fixed_points, complexity, phase_diagram, validate)
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import DynagateError
 
     try:
+        if getattr(args, "out", None) is not None:  # every command that writes: checked before any work
+            check_out(args.out)
         return args.run(args)
     except DynagateError as e:
         print(f"dynagate: error: {' '.join(str(e).split())}", file=sys.stderr)

@@ -31,6 +31,26 @@ def sets_text(args, sep: str = ", ") -> str:
     return sep + ", ".join(s.strip() for s in args.sets) if args.sets else ""
 
 
+def check_out(out) -> None:
+    """Refuse an unusable ``--out`` before any work: it must be a writable folder, or a path whose nearest
+    existing parent is a writable folder (it is created when the results are written, not here)."""
+    import os
+
+    from ..errors import InputError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"--out {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        where = "" if parent == path else f" ({parent} is not writable)"
+        raise InputError(f"--out {out}: cannot write there{where}")
+
+
 def save(args, name: str, fig, ds, result: dict):
     """Write ``fig`` as NAME.png and ``ds`` as NAME.nc under --out, list them in ``result["files"]``.
     The figure is a bare ``matplotlib.figure.Figure`` (not registered with pyplot: nothing to close)."""

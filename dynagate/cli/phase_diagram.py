@@ -7,7 +7,6 @@ again resumes from them), ``phase_diagram.nc`` (the dataset) and ``phase_diagram
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ._common import MODEL_NAMES, SET_HELP, output_args, parse_param, parse_sets, print_json
@@ -154,16 +153,16 @@ def run(args) -> int:
     if args.simulate:
         sim = Simulation(n=args.n, seeds=args.seeds, t_burn=args.t_burn, t_obs=args.t_obs)
         sim.check()
+    if not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
     out = Path(args.out)
     store = out / "phase_diagram.zarr"
     client = sweep.connect(workers=args.workers, scheduler=args.scheduler)
-    try:
-        if args.restart and store.exists():
-            shutil.rmtree(store)
+    try:  # phase_diagram checks every argument before --restart discards the store
         ds = phase_diagram(
             ensemble, x=axes[0], y=axes[1], theory=not args.no_theory, dmft=args.dmft, simulate=sim,
             key=jax.random.PRNGKey(args.seed), store=store, chunk=args.chunk, client=client,
-            progress=False if args.json else None,
+            progress=False if args.json else None, restart=args.restart,
         )  # fmt: skip
     finally:
         sweep.close(client)

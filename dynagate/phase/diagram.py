@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 
 import jax
@@ -113,6 +114,7 @@ def phase_diagram(
     eps: float = 0.05,
     marginal: float = 0.1,
     seed=None,
+    restart: bool = False,
 ):
     """The phase diagram of ``ensemble`` over ``x = (name, values)`` and ``y = (name, values)``.
 
@@ -128,6 +130,7 @@ def phase_diagram(
             ``fold_in(fold_in(key, i), s)``; ``key=jax.random.PRNGKey(seed)`` gives the networks that the
             former ``seed=seed`` gave). ``seed`` is the removed spelling: passing it is an error that says so.
         store: a folder for Zarr stores written incrementally and resumed from (None: in memory only).
+        restart: discard what ``store`` holds and start again (only once every argument is checked).
         chunk: points per task and per stored chunk (default: 64 theory-only, 4 with simulations).
         client: a ``dask.distributed.Client`` (:func:`dynagate.sweep.connect`); None: in this process.
         progress: progress bars (default: when stderr is a terminal).
@@ -163,10 +166,10 @@ def phase_diagram(
         isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1
     ):
         raise InputError(f"chunk must be an integer >= 1, got {chunk!r}")
-    is_flow = bool(sample(ensemble, 2, key=jax.random.PRNGKey(0)).is_flow)
     task = _Task(ensemble, (xn, tuple(xv)), (yn, tuple(yv)), bool(theory), simulate, key_data, eps, marginal)
     for i in range(xv.size * yv.size):  # every grid point is a valid ensemble, before any work
         task.point(i)
+    is_flow = bool(sample(ensemble, 2, key=jax.random.PRNGKey(0)).is_flow)
     spec = (THEORY_SPEC if theory else {}) | (sim_spec(simulate) if simulate is not None else {})
     chunk = int(chunk) if chunk is not None else (4 if simulate is not None else 64)
     params = {"model": cls.__name__, "ensemble": ensemble.params(), "x": [xn, xv.tolist()],
@@ -174,6 +177,8 @@ def phase_diagram(
               "simulation": None if simulate is None else dataclasses.asdict(simulate), "key": list(key_data),
               "is_flow": is_flow}  # fmt: skip
     folder = None if store is None else Path(store)
+    if restart and folder is not None and folder.exists():
+        shutil.rmtree(folder)
     values = sweep.run(task, xv.size * yv.size, spec, chunk=chunk, store=folder and folder / "points",
                        fingerprint=_fingerprint(params), client=client, progress=progress,
                        description="phase diagram")  # fmt: skip
