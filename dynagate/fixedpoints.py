@@ -12,7 +12,9 @@ A fixed point solves F(s) = 0 with F = rhs (flows) or F = rhs - s (maps), under 
    where a saturated gate makes |F| small far from a root. Seeds that do not converge are counted, never
    raised.
 4. **Deduplication.** Two converged points are the same when max|s - s'| < ``dedup`` (1 + max|s|)
-   (default 1e-6: Newton has converged far below it, distinct fixed points are far above it), by a
+   (default 1e-6 in float64, 3e-3 in float32: Newton has converged far below it, distinct fixed points
+   are far above it; over vanilla, gated, GRU and LSTM networks of N = 20 the converged copies of one
+   point spread up to 4e-9 in float64 and 4e-4 in float32, distinct points were >= 0.04 apart), by a
    KD-tree and union-find.
 5. **Stability** from the eigenvalues of the system's Jacobian d rhs / d s at each point: flows are
    unstable along eigenvalues with Re > 0, maps along |lambda| > 1; the *index* is their number.
@@ -240,6 +242,12 @@ def _dedup(points: np.ndarray, rel: float) -> np.ndarray:
     return np.unique(roots)
 
 
+def tolerances(x64: bool) -> tuple[float, float]:
+    """The default convergence threshold on max|F| and the relative deduplication tolerance (module doc)
+    in float64 (``x64``) or float32."""
+    return (1e-10, 1e-6) if x64 else (1e-5, 3e-3)
+
+
 def find_fixed_points(
     system: System,
     *,
@@ -253,7 +261,7 @@ def find_fixed_points(
     lr: float = 0.05,
     n_newton: int = 40,
     tol: float | None = None,
-    dedup: float = 1e-6,
+    dedup: float | None = None,
     traj_steps: int = 200,
     dt: float = 0.05,
     batch: int = 4096,
@@ -268,7 +276,8 @@ def find_fixed_points(
         n_descent, lr: Adam steps on |F|^2 / 2 and their step size (0 skips the descent).
         n_newton: damped Newton steps; ``tol``: convergence threshold on max|F| (default 1e-10 in float64,
             1e-5 in float32).
-        dedup: relative tolerance for merging converged points.
+        dedup: relative tolerance for merging converged points (default 1e-6 in float64, 3e-3 in
+            float32; module doc).
         traj_steps, dt: length of the seeding trajectories (steps; RK4 step ``dt`` for flows).
         batch: seeds per compiled batch (bounds memory).
     """
@@ -278,8 +287,12 @@ def find_fixed_points(
     for name, v in (("n_descent", n_descent), ("n_newton", n_newton), ("traj_steps", traj_steps)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise InputError(f"find_fixed_points: {name} must be a non-negative integer, got {v!r}")
-    check_param("find_fixed_points", "scale", scale, positive=True)
-    check_param("find_fixed_points", "dedup", dedup, positive=True)
+    batch = check_size("find_fixed_points", "batch", batch)
+    default_tol, default_dedup = tolerances(jax.config.jax_enable_x64)
+    tol = default_tol if tol is None else tol
+    dedup = default_dedup if dedup is None else dedup
+    for name, v in (("scale", scale), ("dedup", dedup), ("lr", lr), ("tol", tol), ("dt", dt)):
+        check_param("find_fixed_points", name, v, positive=True)
     n_state = system.n_state
     if state0 is not None:
         state0 = check_vector("state0", state0, n_state)
@@ -291,6 +304,8 @@ def find_fixed_points(
             raise InputError("box must be a pair (lo, hi)") from e
         if n_state is None:
             n_state = max(lo.size, hi.size) if max(lo.size, hi.size) > 1 else None
+        if not (bool(jnp.all(jnp.isfinite(lo))) and bool(jnp.all(jnp.isfinite(hi)))):
+            raise InputError("box: the bounds must be finite numbers")
         if not bool(jnp.all(hi > lo)):
             raise InputError("box: every upper bound must exceed its lower bound")
         box = (lo, hi)
@@ -298,8 +313,6 @@ def find_fixed_points(
         raise InputError(
             "a user Map/Flow needs state0 or an array box (its dimension is not known otherwise)"
         )
-    if tol is None:
-        tol = 1e-10 if jax.config.jax_enable_x64 else 1e-5
     seeds = _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x)
     pts, res, steps = [], [], []
     for i in range(0, n_seeds, batch):

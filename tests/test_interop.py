@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -167,6 +168,23 @@ def test_non_finite_weights_raise():
         m.weight_hh[0, 0] = float("nan")
     with pytest.raises(InputError, match="non-finite"):
         from_torch(m)
+
+
+def test_subclass_with_its_own_forward_warns():
+    # only the weights are imported: a custom forward would silently not be what the net steps
+    class Doubled(torch.nn.GRU):
+        def forward(self, x, h=None):
+            return super().forward(2 * x, h)
+
+    class Renamed(torch.nn.LSTMCell):  # a subclass that keeps torch's forward imports silently
+        pass
+
+    with pytest.warns(UserWarning, match="Doubled overrides forward.*ignored.*torch.nn.GRU"):
+        net = from_torch(Doubled(D, 3))
+    assert isinstance(net, GRUNet)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert isinstance(from_torch(Renamed(D, 3)), LSTMNet)
 
 
 def test_missing_torch_raises_with_install_hint(monkeypatch):

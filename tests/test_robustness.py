@@ -3,9 +3,11 @@
 Every case here stops before any numerical work (or runs a few tiny steps), so the file stays cheap.
 """
 
+import math
 import os
 import types
 
+import jax
 import numpy as np
 import pytest
 
@@ -13,7 +15,11 @@ import dynagate as dg
 from dynagate import phase
 from dynagate.cli import main
 from dynagate.errors import InputError
+from dynagate.fixedpoints import _dedup, find_fixed_points, tolerances
+from dynagate.models.base import MAX_PARAM
 from dynagate.phase import diagram, regions
+
+KEY = jax.random.PRNGKey(0)
 
 
 def one_line_error(capfd, *parts: str) -> str:
@@ -137,3 +143,74 @@ def test_unusable_out_is_refused_before_any_work(argv, tmp_path, capfd, monkeypa
     assert main([*argv, "--out", str(tmp_path / "new" / "deeper")]) == 2
     one_line_error(capfd, "cannot write there", "is not writable")
     assert afile.read_text() == "" and not (tmp_path / "new").exists()
+
+
+# ------------------------------------------------------------ fixed points, ensembles, overflowing input
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lr": math.nan}, "lr=nan is not finite"),
+        ({"lr": -0.1}, "lr=-0.1 must be > 0"),
+        ({"lr": 0.0}, "lr=0.0 must be > 0"),
+        ({"tol": math.nan}, "tol=nan is not finite"),
+        ({"tol": -1.0}, "tol=-1.0 must be > 0"),
+        ({"tol": 0.0}, "tol=0.0 must be > 0"),
+        ({"dt": -0.05}, "dt=-0.05 must be > 0"),
+        ({"dt": math.nan}, "dt=nan is not finite"),
+        ({"batch": 0}, "batch must be >= 1"),
+        ({"batch": 2.5}, "batch must be an integer"),
+        ({"dedup": math.nan}, "dedup=nan is not finite"),
+        ({"box": (math.nan, 1.0)}, "bounds must be finite"),
+        ({"box": (-1.0, math.nan)}, "bounds must be finite"),
+    ],
+)
+def test_find_fixed_points_refuses_bad_options(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        find_fixed_points(dg.Flow(lambda s: -s), key=KEY, n_seeds=2, state0=np.zeros(2), **kwargs)
+
+
+def test_dedup_tolerance_scales_with_the_dtype():
+    # the float32 case of the issue: one fixed point (the zero state) converged three times, up to 1.5e-5
+    # apart (Newton stops at max|F| < 1e-5); in float64 the copies agree to 4e-9 (module doc)
+    copies = np.array([[0.0, 0.0], [2.7e-6, -1e-6], [1.5e-5, 4e-6]], np.float32)
+    distinct = np.array([[0.0, 0.0], [0.04, 0.0]])
+    assert tolerances(True) == (1e-10, 1e-6)  # float64 unchanged
+    tol32, dedup32 = tolerances(False)
+    assert tol32 == 1e-5 and _dedup(copies, dedup32).size == 1
+    assert _dedup(distinct, dedup32).size == 2
+
+
+def test_huge_gain_is_refused_not_zero_fixed_points(capfd, tmp_path):
+    # g = 1e308 overflowed |F| and lost even h = 0, the fixed point every vanilla network has
+    with pytest.raises(InputError, match="out of range"):
+        dg.VanillaRNN(g=1e308)
+    assert main(["fixed-points", "vanilla", "--set", "g=1e308", "--json", "--out", str(tmp_path)]) == 2
+    one_line_error(capfd, "parameter g=1e+308 is out of range", f"{MAX_PARAM:.0f}")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dmft", "vanilla", "--set", "g=1e308"],
+        ["dmft", "gated", "--set", "alpha_r=1e300"],
+        ["complexity", "vanilla", "--param", "g=1e300:1e300:1"],
+        ["phase-diagram", "gated", "--x", "alpha_r=0:1e300:2", "--y", "g_h=1:2:2"],
+    ],
+    ids=["dmft-g", "dmft-alpha_r", "complexity-g", "phase-diagram-axis"],
+)
+def test_overflowing_parameters_are_one_line_errors(argv, capfd, tmp_path):
+    assert main([*argv, "--json", "--out", str(tmp_path)]) == 2
+    one_line_error(capfd, "out of range")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"g_h": None}, "g_h must be a number, got None"), ({"g_h": "3"}, "g_h must be a number, got '3'"),
+     ({"alpha_r": True}, "alpha_r must be a number"), ({"alpha_r": -2e6}, "out of range")],
+)  # fmt: skip
+def test_ensemble_refuses_non_numbers_at_construction(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        dg.GatedRNN(**kwargs)
+    assert dg.VanillaRNN(delta=None).delta is None  # an optional field may be None

@@ -22,8 +22,9 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from ..errors import InputError, check_param, check_size
+from ..errors import InputError, check_param, check_size, is_concrete
 
 
 def rate_units(is_flow: bool) -> str:
@@ -100,12 +101,20 @@ class Flow(_UserSystem):
     is_flow = True
 
 
+#: The largest magnitude of any hyperparameter. Gains, gate slopes and biases act through tanh and the
+#: sigmoid, which are saturated to within double precision beyond |argument| ~ 40, so larger values add
+#: nothing a network could show, while the squares and products the analyses form overflow (g^2 in the
+#: mean-field variance, |F|^2 and its gradient ~ (g^2 N)^2 in the fixed-point search: float32 overflows
+#: past 3e38, float64 past 1.8e308, so g = 1e308 lost even the zero fixed point of the vanilla network).
+MAX_PARAM = 1e6
+
+
 class Ensemble(eqx.Module):
     """Abstract base of the hyperparameter objects (the N -> infinity description of a model).
 
     Float fields are pytree leaves (so a phase diagram is a ``vmap`` over them); sizes and choices of
     equation are static. Subclasses list their non-negative and strictly positive fields in
-    ``_nonneg`` / ``_positive``; every float field must be finite.
+    ``_nonneg`` / ``_positive``; every float field must be a finite number with |value| <= ``MAX_PARAM``.
     """
 
     _nonneg: ClassVar[tuple[str, ...]] = ()
@@ -113,14 +122,15 @@ class Ensemble(eqx.Module):
 
     def __check_init__(self):
         name = type(self).__name__
+        optional = {f.name for f in dataclasses.fields(self) if f.type == "float | None"}
         for f in self.param_names():
-            check_param(
-                name,
-                f,
-                getattr(self, f),
-                positive=f in self._positive,
-                nonneg=f in self._nonneg,
-            )
+            v = getattr(self, f)
+            if (v is None and f not in optional) or isinstance(v, (str, bytes, bool)):
+                raise InputError(f"{name}: parameter {f} must be a number, got {v!r}")
+            check_param(name, f, v, positive=f in self._positive, nonneg=f in self._nonneg)
+            if v is not None and is_concrete(v) and np.any(np.abs(np.asarray(v, float)) > MAX_PARAM):
+                raise InputError(f"{name}: parameter {f}={v!r} is out of range: hyperparameters are "
+                                 f"limited to |value| <= {MAX_PARAM:.0f}")  # fmt: skip
 
     @classmethod
     def param_names(cls) -> tuple[str, ...]:

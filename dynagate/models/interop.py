@@ -26,6 +26,8 @@ torch is imported only inside :func:`from_torch`, so dynagate itself does not ne
 
 from __future__ import annotations
 
+import warnings
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -65,6 +67,9 @@ def from_torch(module) -> GRUNet | LSTMNet:
     Raises:
         InputError: torch is not installed, or the module type or one of its options is not supported,
             or a weight is not finite.
+
+    Warns:
+        UserWarning: the module is a subclass that overrides ``forward`` (only its weights are imported).
     """
     try:
         import torch
@@ -93,6 +98,11 @@ def from_torch(module) -> GRUNet | LSTMNet:
         raise InputError(
             f"from_torch: unsupported module {what}; expected torch.nn.GRU, LSTM, GRUCell or LSTMCell"
         )
+    base = next(c for c in (nn.GRU, nn.LSTM, nn.GRUCell, nn.LSTMCell) if isinstance(module, c))
+    if type(module).forward is not base.forward:
+        warnings.warn(f"from_torch: {what} overrides forward(); its custom forward is ignored: the imported "
+                      f"net steps the standard torch.nn.{base.__name__} cell with the module's weights",
+                      UserWarning, stacklevel=2)  # fmt: skip
     n = module.hidden_size
     if isinstance(module, (nn.GRU, nn.GRUCell)):
         return GRUNet(**_weights(what, *w, 3, n), reset="after", ensemble=None)
