@@ -151,7 +151,7 @@ def phase_diagram(
         raise InputError("nothing to compute: theory=False and no simulation")
     dmft = bool(dmft and theory)
     if dmft and not has_dmft(ensemble):
-        raise InputError(f"the DMFT layer is for the vanilla, gated and GRU networks, not {cls.__name__}")
+        raise InputError(f"the DMFT layer needs a DMFT registered for the model; {cls.__name__} has none")
     if simulate is not None:
         if not isinstance(simulate, Simulation):
             raise InputError(f"simulate must be a Simulation(...) or None, got {type(simulate).__name__}")

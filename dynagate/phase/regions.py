@@ -8,13 +8,12 @@ Codes (the CF ``flag_values`` / ``flag_meanings`` of the ``region_*`` variables,
   their RMT stability): *stable* (stable fixed points only), *chaotic* (unstable ones only, for the
   vanilla and gated RNN), *unstable_fixed_points* (a stable fixed point beside unstable ones: a necessary
   condition for bistability, not a sufficient one; for the GRU and the LSTM also unstable fixed points
-  alone, which their static theory cannot call chaotic: the GRU's DMFT layer decides) and *marginal*
+  alone, which their static theory cannot call chaotic: their DMFT layer decides) and *marginal*
   (stable, with many slow modes).
 * **DMFT** (:func:`dmft_region`): the chaotic DMFT solution decides chaos: *bistable* where it exists
   while the smallest fixed point is stable, *chaotic* where it exists otherwise (or, for the vanilla and
-  gated RNN, where every branch is unstable; for the GRU that is *unstable_fixed_points*); else *stable*
-  or *marginal* as above. Unstable fixed points alone do not make a chaotic
-  attractor.
+  gated RNN, where every branch is unstable; for the GRU and LSTM that is *unstable_fixed_points*); else
+  *stable* or *marginal* as above. Unstable fixed points alone do not make a chaotic attractor.
 * **Simulation** (:func:`simulated_region`): a run *survived* if <h^2> at its end is above a threshold
   (:func:`survived`), and is *chaotic* if it survived with lambda above twice its standard error
   (:func:`chaotic`). A point is *chaotic* where activity survives from small states in most networks
