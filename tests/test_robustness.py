@@ -14,7 +14,7 @@ import pytest
 import dynagate as dg
 from dynagate import phase
 from dynagate.cli import main
-from dynagate.errors import InputError
+from dynagate.errors import InputError, NonFiniteError
 from dynagate.fixedpoints import _dedup, find_fixed_points, tolerances
 from dynagate.models.base import MAX_PARAM
 from dynagate.phase import diagram, regions
@@ -214,3 +214,43 @@ def test_ensemble_refuses_non_numbers_at_construction(kwargs, message):
     with pytest.raises(InputError, match=message):
         dg.GatedRNN(**kwargs)
     assert dg.VanillaRNN(delta=None).delta is None  # an optional field may be None
+
+
+# ------------------------------------------------------------------------------------------- messages
+
+
+@pytest.mark.parametrize("n_blocks", [1, 0, 2.5])
+def test_bad_n_blocks_is_blamed_on_n_blocks(n_blocks):
+    with pytest.raises(InputError, match=f"n_blocks must be an integer >= 2.*got {n_blocks}"):
+        dg.lyapunov_spectrum(dg.Flow(lambda s: -s), key=KEY, state0=np.ones(2), t_obs=10.0, n_blocks=n_blocks)
+
+
+def test_non_finite_map_inputs_and_divergence_do_not_mention_dt():
+    driven = dg.Map(lambda s, x: 0.5 * s + x)
+    xs = np.zeros((4, 2))
+    xs[2, 1] = np.nan
+    with pytest.raises(InputError, match=r"xs is not finite \(first bad entry at step 2, index 1\)"):
+        dg.simulate(driven, np.zeros(2), xs=xs)
+    with pytest.raises(InputError, match="xs is not finite"):
+        dg.lyapunov_spectrum(driven, key=KEY, state0=np.zeros(2), t_obs=10.0, t_burn=0.0, t_frame=0.0,
+                             xs=np.tile(xs, (5, 1)))  # fmt: skip
+    blowup = dg.Map(lambda s: 1e200 * s)
+    with pytest.raises(NonFiniteError) as e:
+        dg.simulate(blowup, np.ones(2), steps=3)
+    assert "dt" not in str(e.value) and "check the parameters" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("axes", "flag", "message"),
+    [
+        (["--x", "alpha_r=0:1", "--y", "g_h=1:2:3"], "--x", "expects NAME=START:STOP:NUM"),
+        (["--x", "alpha_r=0:1:3", "--y", "g_h=1:2:x"], "--y", "NUM must be an integer"),
+        (["--x", "alpha_r=0:1:3", "--y", "foo=1:2:3"], "--y", "unknown parameter 'foo'"),
+        (["--x", "alpha_r=1:0:3", "--y", "g_h=1:2:3"], "--x", "the values must increase"),
+        (["--x", "alpha_r=0:1:1", "--y", "g_h=1:2:3"], "--x", "give at least two values"),
+    ],
+)
+def test_axis_errors_name_their_flag(axes, flag, message, tmp_path, capfd):
+    assert main(["phase-diagram", "gated", *axes, "--out", str(tmp_path)]) == 2
+    line = one_line_error(capfd, flag, message)
+    assert "--param" not in line

@@ -202,11 +202,11 @@ def parse_sets(cls, items: list[str]) -> dict:
     return out
 
 
-def parse_param(cls, text: str):
+def parse_param(cls, text: str, *, flag: str = "--param"):
     """Turn ``--param NAME=START:STOP:NUM`` into ``(NAME, NUM evenly spaced values from START to STOP)``.
 
     NAME must be a hyperparameter of ``cls`` (``cls.param_names()``); START and STOP finite numbers, NUM an
-    integer >= 1 (NUM = 1 gives START alone).
+    integer >= 1 (NUM = 1 gives START alone). Error messages name ``flag`` (``--x``, ``--y`` for axes).
     """
     import math
 
@@ -217,26 +217,26 @@ def parse_param(cls, text: str):
     name, sep, raw = text.partition("=")
     name, parts = name.strip(), raw.split(":")
     if not sep or not name or len(parts) != 3:
-        raise InputError(f"--param expects NAME=START:STOP:NUM, got {text!r}")
+        raise InputError(f"{flag} expects NAME=START:STOP:NUM, got {text!r}")
     params = cls.param_names()
     if name not in params:
         if name in {f.name for f in dataclasses.fields(cls)}:
             what = f"{name!r} is not a hyperparameter of {cls.__name__}"
         else:
             what = f"unknown parameter {name!r} for {cls.__name__}"
-        raise InputError(f"--param: {what}; hyperparameters: {', '.join(params)}")
+        raise InputError(f"{flag}: {what}; hyperparameters: {', '.join(params)}")
     try:
         start, stop = float(parts[0]), float(parts[1])
     except ValueError:
-        raise InputError(f"--param {text}: START and STOP must be numbers") from None
+        raise InputError(f"{flag} {text}: START and STOP must be numbers") from None
     if not (math.isfinite(start) and math.isfinite(stop)):
-        raise InputError(f"--param {text}: START and STOP must be finite")
+        raise InputError(f"{flag} {text}: START and STOP must be finite")
     try:
         num = int(parts[2])
     except ValueError:
-        raise InputError(f"--param {text}: NUM must be an integer") from None
+        raise InputError(f"{flag} {text}: NUM must be an integer") from None
     if num < 1:
-        raise InputError(f"--param {text}: NUM must be >= 1")
+        raise InputError(f"{flag} {text}: NUM must be >= 1")
     return name, np.linspace(start, stop, num)
 
 

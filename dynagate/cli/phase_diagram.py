@@ -104,13 +104,17 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def parse_axis(cls, text: str):
+def parse_axis(cls, text: str, flag: str = "--x"):
     """--x/--y NAME=START:STOP:NUM, checked as a diagram axis (:func:`dynagate.phase.check_axis`: NUM >= 2,
-    START < STOP)."""
+    START < STOP); errors name ``flag``."""
+    from ..errors import InputError
     from ..phase import check_axis
 
-    name, values = parse_param(cls, text)
-    return name, check_axis(cls, name, values)
+    name, values = parse_param(cls, text, flag=flag)
+    try:
+        return name, check_axis(cls, name, values)
+    except InputError as e:
+        raise InputError(f"{flag} {text}: {e}") from None
 
 
 def run(args) -> int:
@@ -142,7 +146,7 @@ def run(args) -> int:
         if given is None:
             name, a, b, num = preset[flag[2:]]
             given = f"{name}={a}:{b}:{num}"
-        axes.append(parse_axis(cls, given))
+        axes.append(parse_axis(cls, given, flag))
     given = parse_sets(cls, args.sets)
     sets = {**preset["set"], **given}
     for name, _ in axes:

@@ -224,6 +224,8 @@ def _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks,
     step = float(dt) if flow else 1.0
     ortho = max(1, round(t_ortho / step))
     n_qr = max(1, math.ceil(round(t_obs / step) / ortho))
+    if isinstance(n_blocks, bool) or not isinstance(n_blocks, (int, np.integer)) or n_blocks < 2:
+        raise InputError(f"lyapunov: n_blocks must be an integer >= 2 (for error bars), got {n_blocks!r}")
     n_blocks = min(int(n_blocks), n_qr)
     if n_blocks < 2:
         raise InputError(
