@@ -15,6 +15,7 @@ theory (the static fixed point, a static branch, the DMFT's chaotic state) are b
 
 from __future__ import annotations
 
+import functools
 import math
 
 import equinox as eqx
@@ -84,36 +85,44 @@ def _bias_rule(dists: dict, n_nodes: int, n: int | None):
     return _product(rules)
 
 
+@functools.singledispatch
 def zero_state_stats(ensemble, *, n: int | None = None, n_nodes: int = 24) -> SiteLaw:
     """Statistics at the zero state (h = 0, and c = 0 for the LSTM; zero input), averaged over the
     ensemble's bias laws (Gauss-Hermite for Gaussian biases, Gauss-Legendre for UGI and chrono init).
-    ``n`` (the hidden size) is needed only for ``UniformGateInit(d=None)``."""
-    if isinstance(ensemble, (GatedRNN, VanillaRNN)):
-        zero = jnp.zeros(1)
-        return SiteLaw(jnp.ones(1), {"h": zero, "z": zero, "r": zero, "a": zero})
-    if isinstance(ensemble, GRU):
-        e = ensemble
-        dists = {"r": (e.mu_r, e.s_r), "z": (e.mu_z, e.s_z) if e.update_init is None else e.update_init}
-        dists |= {"n": (e.mu_n, e.s_n)} | ({"rho": (e.mu_rf, e.s_rf)} if e.refine else {})
-        w, b = _bias_rule(dists, n_nodes, n)
-        zero = jnp.zeros_like(w)
-        vals = {"h": zero, "m": zero, "r": jax.nn.sigmoid(b["r"]), "z": jax.nn.sigmoid(b["z"])}
-        vals |= {"n": jnp.tanh(b["n"])} | ({"rho": jax.nn.sigmoid(b["rho"])} if e.refine else {})
-        return SiteLaw(w, vals)
-    if isinstance(ensemble, LSTM):
-        e = ensemble
-        chrono = isinstance(e.forget_init, ChronoInit)
-        dists = {"f": (e.mu_f, e.s_f) if e.forget_init is None else e.forget_init}
-        dists |= {} if chrono else {"i": (e.mu_i, e.s_i)}
-        dists |= {"u": (e.mu_u, e.s_u), "o": (e.mu_o, e.s_o)} | (
-            {"rho": (e.mu_rf, e.s_rf)} if e.refine else {}
-        )
-        w, b = _bias_rule(dists, n_nodes, n)
-        if chrono:
-            b["i"] = -b["f"]
-        vals = {k: jax.nn.sigmoid(v) for k, v in b.items() if k != "u"}
-        return SiteLaw(w, vals | {"u": jnp.tanh(b["u"]), "c": jnp.zeros_like(w)})
+    ``n`` (the hidden size) is needed only for ``UniformGateInit(d=None)``. Dispatched on the ensemble's
+    type: a model registers its own."""
     raise NotImplementedError(f"no zero-state statistics for {type(ensemble).__name__}")
+
+
+@zero_state_stats.register(GatedRNN)
+@zero_state_stats.register(VanillaRNN)
+def _(ensemble, *, n: int | None = None, n_nodes: int = 24) -> SiteLaw:
+    zero = jnp.zeros(1)
+    return SiteLaw(jnp.ones(1), {"h": zero, "z": zero, "r": zero, "a": zero})
+
+
+@zero_state_stats.register(GRU)
+def _(e, *, n: int | None = None, n_nodes: int = 24) -> SiteLaw:
+    dists = {"r": (e.mu_r, e.s_r), "z": (e.mu_z, e.s_z) if e.update_init is None else e.update_init}
+    dists |= {"n": (e.mu_n, e.s_n)} | ({"rho": (e.mu_rf, e.s_rf)} if e.refine else {})
+    w, b = _bias_rule(dists, n_nodes, n)
+    zero = jnp.zeros_like(w)
+    vals = {"h": zero, "m": zero, "r": jax.nn.sigmoid(b["r"]), "z": jax.nn.sigmoid(b["z"])}
+    vals |= {"n": jnp.tanh(b["n"])} | ({"rho": jax.nn.sigmoid(b["rho"])} if e.refine else {})
+    return SiteLaw(w, vals)
+
+
+@zero_state_stats.register(LSTM)
+def _(e, *, n: int | None = None, n_nodes: int = 24) -> SiteLaw:
+    chrono = isinstance(e.forget_init, ChronoInit)
+    dists = {"f": (e.mu_f, e.s_f) if e.forget_init is None else e.forget_init}
+    dists |= {} if chrono else {"i": (e.mu_i, e.s_i)}
+    dists |= {"u": (e.mu_u, e.s_u), "o": (e.mu_o, e.s_o)} | ({"rho": (e.mu_rf, e.s_rf)} if e.refine else {})
+    w, b = _bias_rule(dists, n_nodes, n)
+    if chrono:
+        b["i"] = -b["f"]
+    vals = {k: jax.nn.sigmoid(v) for k, v in b.items() if k != "u"}
+    return SiteLaw(w, vals | {"u": jnp.tanh(b["u"]), "c": jnp.zeros_like(w)})
 
 
 def gaussian_stats(variances: dict, n_nodes: int = 40, means: dict | None = None,
