@@ -1,4 +1,7 @@
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import jax
 import pytest
@@ -23,6 +26,26 @@ def _cores() -> int:
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     threadpoolctl.threadpool_limits(max(1, _cores() // _WORKERS), user_api="blas")
+
+
+def _compile_cache(controller_pid: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"dynagate-tests-jax-cache-{controller_pid}"
+
+
+# Under pytest-xdist the workers share one JAX compilation cache for the run (a fresh temporary folder,
+# keyed by the controlling process and removed when the run ends, so nothing carries over between runs):
+# both workers run tests of the same modules and otherwise compile the same functions twice. Measured
+# with -n 2 on tests/test_phase.py, test_gru_meanfield.py and test_gru_dmft.py: 268 s of CPU without,
+# 241 s with (wall 307 s -> 270 s).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    jax.config.update("jax_compilation_cache_dir", str(_compile_cache(os.getppid())))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def pytest_sessionfinish(session):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller (or a run without xdist)
+        shutil.rmtree(_compile_cache(os.getpid()), ignore_errors=True)
 
 
 def keys(seed: int, n: int):
