@@ -340,27 +340,31 @@ def lambda_max(sol: dict, *, key, options: Options = Options(), lam0: float = 0.
     return power_lambda(step, q, key=key, n_tangent=o.n_tangent, lam0=lam0)
 
 
-def power_lambda(step, q, *, key, n_tangent: int, lam0: float = 0.0, warmup: int = 20):
+def power_lambda(step, q, *, key, n_tangent: int, lam0: float = 0.0, warmup: int = 20, reslope: int = 10):
     """lambda_max of a sampled linear tangent map and its standard error: ``step(key, q, lam)`` -> (q
     re-estimated and normalised, mu, the growth factor of its norm). Power iteration (``warmup`` steps at
     ``lam0`` to find the direction) with lambda updated by a damped Newton step on log mu each time (slope
-    from two common-random-number evaluations); the estimate is the mean over the second half, corrected
-    by the residual log mu / slope, with a batch-means standard error."""
+    from two common-random-number evaluations, re-estimated at the current lambda every ``reslope`` steps:
+    where slow units make log mu steep near lam0, e.g. -4700 per unit lambda for an LSTM with forget
+    gates near 1, a slope kept from lam0 would let lambda creep by tiny steps); the estimate is the mean
+    over the second half, corrected by the residual log mu / slope, with a batch-means standard error."""
+
+    def slope_at(key, q, lam, eps=0.05):
+        k = (math.log(step(key, q, lam + eps)[1]) - math.log(step(key, q, lam - eps)[1])) / (2 * eps)
+        return min(k, -0.1)  # mu decreases in lambda; guard against a noisy slope
+
     lam = lam0
     for _ in range(warmup):
         key, sub = jax.random.split(key)
         q, _ = step(sub, q, lam)
-    key, sub = jax.random.split(key)
-    eps = 0.05
-    slope = (math.log(step(sub, q, lam + eps)[1]) - math.log(step(sub, q, lam - eps)[1])) / (2 * eps)
-    slope = min(slope, -0.1)  # mu decreases in lambda; guard against a noisy slope
-    lams, logs = [], []
-    for _ in range(n_tangent):
+    est = []
+    for i in range(n_tangent):
+        if i % reslope == 0:
+            key, sub = jax.random.split(key)
+            slope = slope_at(sub, q, lam, 0.05 if i == 0 else min(0.05, max(abs(0.1 * lam), 1e-4)))
         key, sub = jax.random.split(key)
         q, mu = step(sub, q, lam)
-        lams.append(lam)
-        logs.append(math.log(mu))
+        est.append(lam - math.log(mu) / slope)
         lam = lam - 0.5 * math.log(mu) / slope
-    half = len(lams) // 2
-    est = np.array(lams[half:]) - np.array(logs[half:]) / slope
+    est = np.array(est[len(est) // 2 :])
     return float(est.mean()), _batch_se(est)
