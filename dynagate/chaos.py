@@ -131,9 +131,12 @@ def simulate_chaos(
 def compare(result, samples: list[ChaosSample], *, lambda_tol: float = LAMBDA_REL_TOL) -> dict:
     """The DMFT ``result`` against simulated networks: each quantity's theory, simulated mean and standard
     error (spread across networks), relative gap, and whether it is within tolerance (module constants;
-    ``lambda_tol`` the relative one of lambda_max, which also passes within 3 combined standard errors)."""
-    t_theory = efold_time(result.tau, result.c_h)
-    t_each = np.array([efold_time(s.lags, s.c_h) for s in samples])
+    ``lambda_tol`` the relative one of lambda_max, which also passes within 3 combined standard errors).
+    Where the DMFT finds a fixed point (status "no_chaos": Delta0 its E h^2 for the gated maps, lambda_max
+    the log of its RMT spectral radius) C_h does not decay: the relaxation time is NaN and not judged."""
+    fixed = result.status == "no_chaos"
+    t_theory = math.nan if fixed else efold_time(result.tau, result.c_h)
+    t_each = np.array([math.nan if fixed else efold_time(s.lags, s.c_h) for s in samples])
     d0_each = np.array([s.c_h[0] for s in samples])
     lam_each = np.array([s.lambda_max for s in samples])
     lam_se = math.hypot(_se(lam_each), result.stderr.get("lambda_max", 0.0))
@@ -149,6 +152,8 @@ def compare(result, samples: list[ChaosSample], *, lambda_tol: float = LAMBDA_RE
         "lambda_max": abs(result.lambda_max - lam_each.mean()) <= max(lambda_tol * abs(lam_each.mean()),
                                                                      3 * lam_se),
     }  # fmt: skip
+    if fixed:
+        del out["passed"]["relaxation_time"]
     return out
 
 

@@ -16,7 +16,7 @@ from dynagate.meanfield import dmft, dmft_stats
 from dynagate.meanfield.dmft import default_solver
 from dynagate.meanfield.lstm_dmft import LSTMMonteCarlo, MapOptions
 from dynagate.phase.theory import dmft_column
-from dynagate.validate import LSTM_SETS, map_comparison
+from dynagate.validate import LSTM_SETS, LSTM_SIZES, map_comparison
 
 
 def test_a_forgetless_lstm_with_constant_gates_is_the_closed_delta_one_map():
@@ -82,18 +82,24 @@ def test_cli_dmft_lstm_per_step(tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "params", LSTM_SETS, ids=[",".join(f"{k}={v}" for k, v in p.items()) for p in LSTM_SETS]
+    "params, n",
+    list(zip(LSTM_SETS, LSTM_SIZES)),
+    ids=[",".join(f"{k}={v}" for k, v in p.items()) for p in LSTM_SETS],
 )
-def test_lstm_dmft_against_simulated_networks(params):
-    # Three networks of N = 1000 per set (dynagate.validate.LSTM_SETS; also `dynagate validate --only
-    # lstm_dmft`): Delta0 within 5%, the e-folding time of C_h within 15%, lambda_max per step within 10%
-    # or 3 combined standard errors.
-    cmp, res = map_comparison(dg.LSTM(**params), n=1000, seeds=3, key=jax.random.PRNGKey(2027))
+def test_lstm_dmft_against_simulated_networks(params, n):
+    # Three networks per set (dynagate.validate.LSTM_SETS; also `dynagate validate --only lstm_dmft`):
+    # Delta0 within 5%, the e-folding time of C_h within 15%, lambda_max per step within 10% or 3 combined
+    # standard errors; at the stable set, E h^2 and lambda_max (ln of the RMT radius) of the fixed point.
+    # Observed (theory / simulated): g_u = 4: Delta0 0.0694 / 0.0696, e-fold 8.59 / 8.66, lambda 0.0605 /
+    # 0.0561; all gates g = 2: 0.0761 / 0.0768, 7.52 / 7.80, 0.0838 / 0.0784; mu_f = 1, s_f = 1: 0.1378 /
+    # 0.1372, 25.5 / 24.5, 0.0542 / 0.0522; UR-LSTM: 0.0682 / 0.0682, 9.03 / 9.01, 0.0556 / 0.0518; stable:
+    # E h^2 0.0507 / 0.0511, lambda -0.247 / -0.249.
+    cmp, res = map_comparison(dg.LSTM(**params), n=n, seeds=3, key=jax.random.PRNGKey(2027))
     print(
         f"\n{params}: "
         + ", ".join(f"{k} {v[0]:.4g} / {v[1]:.4g} ± {v[2]:.2g}" for k, v in cmp.items() if k != "passed")
     )
-    assert res.status == "converged"
+    assert res.status in ("converged", "no_chaos")
     assert all(cmp["passed"].values()), cmp["passed"]
 
 
