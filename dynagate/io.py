@@ -8,7 +8,12 @@ imaginary variables.
 
 from __future__ import annotations
 
+import datetime
+import functools
+import importlib.metadata
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jax
@@ -20,17 +25,52 @@ from ._version import __version__
 _INT32 = (-(2**31), 2**31 - 1)
 
 
+_DEPENDENCIES = ("numpy", "scipy", "jax", "jaxlib", "equinox", "xarray", "zarr", "matplotlib", "sympy")
+
+
+@functools.cache
+def _versions() -> str:
+    out = {}
+    for name in _DEPENDENCIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return json.dumps(out)
+
+
+@functools.cache
+def _commit() -> str:
+    """The git commit of the checkout the package runs from ("+dirty" with uncommitted changes), or "" when
+    it is not a git checkout (an installed wheel) or git is missing."""
+    here = Path(__file__).resolve().parent
+    try:
+        run = functools.partial(subprocess.run, cwd=here, capture_output=True, text=True, timeout=5)
+        head = run(["git", "rev-parse", "HEAD"])
+        if head.returncode != 0:
+            return ""
+        dirty = run(["git", "status", "--porcelain", "--untracked-files=no"])
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def provenance(**extra) -> dict:
     """Attributes that say where a result came from, safe to store in a NetCDF file.
 
-    Records the dynagate and JAX versions, the JAX backend and device kind, and the float dtype
-    (``"float64"`` when ``jax_enable_x64`` is on), followed by ``extra``. Strings, floats and 32-bit
-    integers are kept as they are; anything else (dicts of parameters, lists, ``None``, booleans, integers
-    too large for NetCDF-3) is stored as a JSON string.
+    Records the time of writing (UTC, ISO 8601), the command line, the git commit of the package's checkout
+    (empty outside one), the dynagate version and every dependency's version, the JAX backend and device
+    kind, and the float dtype (``"float64"`` when ``jax_enable_x64`` is on), followed by ``extra``. Strings,
+    floats and 32-bit integers are kept as they are; anything else (dicts of parameters, lists, ``None``,
+    booleans, integers too large for NetCDF-3) is stored as a JSON string.
     """
     attrs = {
+        "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command_line": json.dumps(sys.argv),
+        "git_commit": _commit(),
         "dynagate_version": __version__,
         "jax_version": jax.__version__,
+        "versions": _versions(),
         "backend": jax.default_backend(),
         "device_kind": jax.devices()[0].device_kind,
         "dtype": "float64" if jax.config.jax_enable_x64 else "float32",

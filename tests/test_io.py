@@ -1,6 +1,10 @@
 """Provenance attributes and the NetCDF round trip."""
 
+import datetime
 import json
+import re
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -24,6 +28,16 @@ def test_provenance_types_are_netcdf_safe():
     assert (attrs["flag"], attrs["nothing"]) == ("true", "null")
     assert json.loads(attrs["params"]) == {"g_h": 3.0}
     assert all(type(v) in (str, int, float) for v in attrs.values())
+    # where it came from: UTC time, command line, commit (this is a git checkout), every dependency's version
+    when = datetime.datetime.fromisoformat(attrs["created_utc"])
+    assert when.utcoffset() == datetime.timedelta(0)
+    assert abs((datetime.datetime.now(datetime.UTC) - when).total_seconds()) < 60
+    assert json.loads(attrs["command_line"]) == sys.argv
+    if (Path(dynagate.__file__).parent.parent / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", attrs["git_commit"])
+    versions = json.loads(attrs["versions"])
+    assert versions["numpy"] == np.__version__ and versions["xarray"] == xr.__version__
+    assert {"scipy", "zarr", "jaxlib", "equinox"} <= set(versions)
 
 
 def test_save_load_round_trip(tmp_path):

@@ -12,6 +12,7 @@ from scipy.special import expit
 
 import dynagate as dg
 from dynagate.errors import InputError
+from dynagate.io import load_dataset
 from dynagate.meanfield import dmft, dmft_stats
 from dynagate.meanfield.dmft import default_solver
 from dynagate.meanfield.lstm_dmft import LSTMMonteCarlo, MapOptions
@@ -78,6 +79,9 @@ def test_cli_dmft_lstm_per_step(tmp_path, capsys):
     assert res["method"] == "lstm-montecarlo" and res["units"] == "per step"
     assert res["status"] == "converged" and 0.03 < res["lambda_max"] < 0.09  # 0.059 at 1000 paths
     assert (out / "dmft.nc").exists() and (out / "dmft.png").exists()
+    attrs = load_dataset(out / "dmft.nc").attrs  # what makes the sampled run repeatable
+    assert attrs["seed"] == 0 and json.loads(attrs["solver_options"])["n_samples"] == 300
+    assert attrs["solver"].startswith("LSTMMonteCarlo")
 
 
 @pytest.mark.slow

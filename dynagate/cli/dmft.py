@@ -101,9 +101,13 @@ def run(args) -> int:
     coords = {"tau": ("tau", res.tau, {"units": lag_units})}
     if simulated is not None:
         coords["lag"] = ("lag", simulated[0], {"units": lag_units})
+    used = solver or default_solver(ens)  # the solver and its options, with the seed, make the run repeatable
+    options = getattr(used, "options", None)
+    options = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else None
     ds = xr.Dataset(data, coords=coords, attrs=provenance(
         command="dmft", model=args.model, ensemble=type(ens).__name__, parameters=result["parameters"],
-        **{k: v for k, v in result.items() if k not in ("model", "parameters")},
+        seed=args.seed, solver=repr(used), solver_options=options,
+        **{k: v for k, v in result.items() if k not in ("model", "parameters", "seed")},
     ))  # fmt: skip
 
     fig = Figure(figsize=(7.0, 4.8), layout="constrained")
