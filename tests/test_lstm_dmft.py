@@ -97,7 +97,8 @@ def test_lstm_dmft_against_simulated_networks(params, n):
     # Observed (theory / simulated): g_u = 4: Delta0 0.0694 / 0.0696, e-fold 8.59 / 8.66, lambda 0.0605 /
     # 0.0561; all gates g = 2: 0.0761 / 0.0768, 7.52 / 7.80, 0.0838 / 0.0784; mu_f = 1, s_f = 1: 0.1378 /
     # 0.1372, 25.5 / 24.5, 0.0542 / 0.0522; UR-LSTM: 0.0682 / 0.0682, 9.03 / 9.01, 0.0556 / 0.0518; stable:
-    # E h^2 0.0507 / 0.0511, lambda -0.247 / -0.249.
+    # E h^2 0.0507 / 0.0511, lambda -0.247 / -0.249; slow chaos (mu_f = 4, N = 2000): Delta0 0.2544 / 0.2551,
+    # e-fold 131 / 137, lambda 0.0332 / 0.0307 +- 0.0008.
     cmp, res = map_comparison(dg.LSTM(**params), n=n, seeds=3, key=jax.random.PRNGKey(2027))
     print(
         f"\n{params}: "
