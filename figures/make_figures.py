@@ -31,7 +31,7 @@ FIGURES = {
     "gated_reset": ["gated", "--preset", "gated-reset", "--simulate", "--n", "200", "--seeds", "4", "--dmft"],
     # the GRU and the LSTM at initialisation: gate biases against weight scale
     "gru": ["gru", "--preset", "gru", "--simulate", "--n", "100", "--seeds", "2", "--dmft"],
-    "lstm": ["lstm", "--preset", "lstm", "--simulate", "--n", "100", "--seeds", "2"],
+    "lstm": ["lstm", "--preset", "lstm", "--simulate", "--n", "100", "--seeds", "2", "--dmft"],
 }
 
 
