@@ -19,7 +19,8 @@ Codes (the CF ``flag_values`` / ``flag_meanings`` of the ``region_*`` variables,
   (:func:`chaotic`). A point is *chaotic* where activity survives from small states in most networks
   **and** its lambda_max (the mean over networks of each network's larger exponent) is above twice its
   standard error; *bistable* where small states die out in most networks but most are chaotic from large
-  states; *stable* otherwise (*marginal* with many slow modes). Surviving activity alone is not chaos:
+  states; *marginal* where activity survives with lambda_max within twice its standard error of 0, or
+  with many slow modes; *stable* otherwise. Surviving activity alone is not chaos:
   a static input or a non-trivial fixed point keeps activity with lambda_max < 0, and near a continuous
   onset, where lambda_max grows like (g - g_c)^2, a point whose exponent a finite run does not resolve is
   not called chaotic (its ``survived_small`` shows the activity).
@@ -76,10 +77,13 @@ def simulated_region(survived_small, chaotic_large, lambda_max, lambda_max_se, s
     """The regions (int8) found in simulation (module doc) from the fractions of networks whose activity
     survived from small initial states and that are chaotic from large ones, the point's lambda_max and its
     standard error, and the Jacobian's slow-mode fraction."""
-    resolved = np.asarray(lambda_max) > 2 * np.asarray(lambda_max_se)  # NaN: not resolved
+    lam, two_se = np.asarray(lambda_max), 2 * np.asarray(lambda_max_se)
+    resolved = lam > two_se  # NaN: not resolved
+    near_zero = np.abs(lam) <= two_se  # activity whose exponent is within error of 0 (NaN: not known)
     small = np.asarray(survived_small) >= 0.5
     region = np.where(small & resolved, CHAOTIC, np.where(~small & (np.asarray(chaotic_large) >= 0.5),
-                      BISTABLE, np.where(slow_fraction > marginal, MARGINAL, STABLE)))  # fmt: skip
+                      BISTABLE, np.where((small & near_zero) | (slow_fraction > marginal), MARGINAL,
+                                         STABLE)))  # fmt: skip
     return region.astype(np.int8)
 
 
