@@ -276,11 +276,9 @@ LSTM_SETS = (
 LSTM_SIZES = (1000, 1000, 1000, 1000, 1000, 2000)
 
 
-def gru_comparison(params: dict, *, n: int, seeds: int, key) -> tuple[dict, object]:
-    """:func:`map_comparison` of the GRU at ``params``."""
-    from .models import GRU
-
-    return map_comparison(GRU(**params), n=n, seeds=seeds, key=key)
+def set_label(params: dict) -> str:
+    """One parameter set as ``name=value,...`` (report rows and test ids)."""
+    return ",".join(f"{k}={v}" for k, v in params.items())
 
 
 def map_comparison(ens, *, n: int, seeds: int, key) -> tuple[dict, object]:
@@ -325,9 +323,7 @@ def _map_dmft_check(name: str, model, sets, sizes, quick: bool) -> Check:
                 continue
             mark = "" if cmp["passed"][q] else " FAIL"
             cells.append(f"{label} {cmp[q][0]:.4g} / {cmp[q][1]:.4g} ± {cmp[q][2]:.2g}{mark}")
-        rows.append(
-            ", ".join(f"{k} {v}" for k, v in params.items()) + f" ({res.status}): " + ", ".join(cells)
-        )
+        rows.append(f"{set_label(params)} ({res.status}): " + ", ".join(cells))
     n = ", ".join(str(n) for n in sizes[: len(sets)])
     claim = (f"{model.__name__} DMFT (sampled, per step) against networks (N = {n}; {seeds} each): Delta0, "
              "e-folding time of C_h, lambda_max per step (QR)")  # fmt: skip

@@ -83,3 +83,21 @@ def _map_fixed_point(ensemble, n: int, radius: float):
 def map_fixed_point():
     """:func:`_map_fixed_point`: a sampled map network on a stable fixed point, with its spectral radius."""
     return _map_fixed_point
+
+
+@pytest.fixture
+def dmft_against_networks():
+    """``check(ensemble, n)``: the sampled DMFT of a gated map against three simulated networks of ``n``
+    units (:func:`dynagate.validate.map_comparison`; the slow tests of the GRU and LSTM DMFTs): prints the
+    comparison and asserts a converged (or fixed-point) solution and every verdict."""
+
+    def check(ensemble, n: int) -> None:
+        from dynagate.validate import map_comparison
+
+        cmp, res = map_comparison(ensemble, n=n, seeds=3, key=jax.random.PRNGKey(2027))
+        rows = ", ".join(f"{k} {v[0]:.4g} / {v[1]:.4g} ± {v[2]:.2g}" for k, v in cmp.items() if k != "passed")
+        print(f"\n{ensemble}: {rows}")
+        assert res.status in ("converged", "no_chaos")  # no_chaos: a stable fixed point's set
+        assert all(cmp["passed"].values()), cmp["passed"]
+
+    return check

@@ -17,7 +17,7 @@ from dynagate.meanfield import dmft, dmft_stats
 from dynagate.meanfield.dmft import default_solver
 from dynagate.meanfield.lstm_dmft import LSTMMonteCarlo, MapOptions
 from dynagate.phase.theory import dmft_column
-from dynagate.validate import LSTM_SETS, LSTM_SIZES, map_comparison
+from dynagate.validate import LSTM_SETS, LSTM_SIZES, set_label
 
 
 def test_a_forgetless_lstm_with_constant_gates_is_the_closed_delta_one_map():
@@ -88,9 +88,9 @@ def test_cli_dmft_lstm_per_step(tmp_path, capsys):
 @pytest.mark.parametrize(
     "params, n",
     list(zip(LSTM_SETS, LSTM_SIZES)),
-    ids=[",".join(f"{k}={v}" for k, v in p.items()) for p in LSTM_SETS],
+    ids=[set_label(p) for p in LSTM_SETS],
 )
-def test_lstm_dmft_against_simulated_networks(params, n):
+def test_lstm_dmft_against_simulated_networks(params, n, dmft_against_networks):
     # Three networks per set (dynagate.validate.LSTM_SETS; also `dynagate validate --only lstm_dmft`):
     # Delta0 within 5%, the e-folding time of C_h within 15%, lambda_max per step within 10% or 3 combined
     # standard errors; at the stable set, E h^2 and lambda_max (ln of the RMT radius) of the fixed point.
@@ -99,13 +99,7 @@ def test_lstm_dmft_against_simulated_networks(params, n):
     # 0.1372, 25.5 / 24.5, 0.0542 / 0.0522; UR-LSTM: 0.0682 / 0.0682, 9.03 / 9.01, 0.0556 / 0.0518; stable:
     # E h^2 0.0507 / 0.0511, lambda -0.247 / -0.249; slow chaos (mu_f = 4, N = 2000): Delta0 0.2544 / 0.2551,
     # e-fold 131 / 137, lambda 0.0332 / 0.0307 +- 0.0008.
-    cmp, res = map_comparison(dg.LSTM(**params), n=n, seeds=3, key=jax.random.PRNGKey(2027))
-    print(
-        f"\n{params}: "
-        + ", ".join(f"{k} {v[0]:.4g} / {v[1]:.4g} ± {v[2]:.2g}" for k, v in cmp.items() if k != "passed")
-    )
-    assert res.status in ("converged", "no_chaos")
-    assert all(cmp["passed"].values()), cmp["passed"]
+    dmft_against_networks(dg.LSTM(**params), n)
 
 
 @pytest.mark.slow

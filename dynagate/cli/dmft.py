@@ -68,11 +68,11 @@ def run(args) -> int:
         "euler-map": EulerMap(),
     }[args.solver]  # fmt: skip
     check_param("dmft", "--t-sim", args.t_sim, positive=True)
-    if args.solver == "auto" and args.samples is not None:
-        auto = default_solver(ens)
-        if isinstance(auto, SampledMap):
-            solver = dataclasses.replace(auto, options=MapOptions(n_samples=args.samples))
-        else:
+    if solver is None:
+        solver = default_solver(ens)
+        if isinstance(solver, SampledMap) and args.samples is not None:
+            solver = dataclasses.replace(solver, options=MapOptions(n_samples=args.samples))
+        elif args.samples is not None:
             solver = MonteCarlo(Options(n_samples=args.samples))
     with busy(f"solving the DMFT of {args.model}", enabled=not args.json):
         res = dmft(ens, solver=solver, key=jax.random.fold_in(ks, 1))
@@ -101,12 +101,11 @@ def run(args) -> int:
     coords = {"tau": ("tau", res.tau, {"units": lag_units})}
     if simulated is not None:
         coords["lag"] = ("lag", simulated[0], {"units": lag_units})
-    used = solver or default_solver(ens)  # the solver and its options, with the seed, make the run repeatable
-    options = getattr(used, "options", None)
+    options = getattr(solver, "options", None)  # the solver and its options, with the seed, repeat the run
     options = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else None
     ds = xr.Dataset(data, coords=coords, attrs=provenance(
         command="dmft", model=args.model, ensemble=type(ens).__name__, parameters=result["parameters"],
-        seed=args.seed, solver=repr(used), solver_options=options,
+        seed=args.seed, solver=repr(solver), solver_options=options,
         **{k: v for k, v in result.items() if k not in ("model", "parameters", "seed")},
     ))  # fmt: skip
 

@@ -54,7 +54,7 @@ the spectral radius, as for the vanilla map (:mod:`.euler_map`).
 **Checks** (tests/test_gru_dmft.py). With constant gates (g_r = g_z = 0) the GRU is the vanilla Euler map
 in x = r W_n h, with delta = 1 - z and gain r g_n, whose DMFT is deterministic (:mod:`.euler_map`): Delta0
 (times (r g_n)^2) within 0.4% and lambda_max within 1%. Against simulated networks (N = 1000, 3 each;
-:func:`dynagate.validate.gru_comparison`), Delta0 agrees within 1% and lambda_max is 1-7% below the DMFT in
+:func:`dynagate.validate.map_comparison`), Delta0 agrees within 1% and lambda_max is 1-7% below the DMFT in
 fast chaos (g_n = 3, mu_z = -2: 0.0483 against 0.0516; g_n = 4, mu_z = 0: 0.0563 / 0.0605; reset before,
 g_n = 4, mu_z = -2: 0.1417 / 0.1434).
 
@@ -77,7 +77,7 @@ import jax.numpy as jnp
 from ..models.gru import GRU, refine
 from .dmft import default_solver
 from .gru import check_map
-from .map_dmft import MapOptions, SampledMap, Site, periodic_map
+from .map_dmft import MapOptions, SampledMap, Site, initialiser_biases, periodic_map
 from .montecarlo import circular_autocov, sample_paths
 
 #: The GRU's Monte-Carlo settings are the shared :class:`~.map_dmft.MapOptions`.
@@ -107,8 +107,7 @@ def _biases(key, e: GRU, p: dict, m: int) -> dict:
     if e.update_init is None:
         b["z"] = p["mu_z"] + p["s_z"] * jax.random.normal(k[3], (m,))
     else:  # the N -> infinity law of the initialiser (UniformGateInit with d=None: logistic)
-        u = jax.random.uniform(k[3], (m,), minval=1e-12, maxval=1.0 - 1e-12)
-        b["z"] = jnp.asarray(e.update_init.quantile(u))
+        b["z"] = initialiser_biases(k[3], e.update_init, m)
     return b
 
 

@@ -95,6 +95,13 @@ class Site:
     samples: tuple[str, ...] = ("h",)
 
 
+def initialiser_biases(key, law, m: int):
+    """``m`` biases from a gate initialiser's N -> infinity law (UniformGateInit, ChronoInit) through its
+    quantile function."""
+    u = jax.random.uniform(key, (m,), minval=1e-12, maxval=1.0 - 1e-12)
+    return jnp.asarray(law.quantile(np.asarray(u)))
+
+
 def periodic_map(coef, force, logcoef=None):
     """The periodic solution of x_{k+1} = coef_k x_k + force_k around the grid ((n, m) arrays): one lap from
     0 gives x^0 and x^0_n; the start x_0 = x^0_n / (1 - prod coef). ``logcoef`` (log coef, if known more
@@ -248,8 +255,9 @@ class SampledMap:
         if raw[0] < 1e-8 or raw[0] - raw[sol["n_lags"]] <= 1e-6 * raw[0]:  # zero or non-zero fixed point
             return _static_result(e, sol, site.method)
         lam, lam_se = lambda_max(site, e, sol, key=k2, options=o) if self.lambda_max else (math.nan, math.nan)
-        if lam + 2 * lam_se < 0:  # perturbations of the sampled state decay: it is relaxing, not chaotic
-            why = f"the sampled state is not chaotic (lambda_max {lam:.3g} +- {lam_se:.2g} per step < 0)"
+        relaxing = lam + 2 * lam_se < 0  # perturbations of the sampled state decay: it is not chaotic
+        why = f"the sampled state is not chaotic (lambda_max {lam:.3g} +- {lam_se:.2g} per step < 0)"
+        if relaxing:
             static = _static_result(e, sol, site.method, why + ": the static mean field's fixed point")
             if static.lambda_max < 0:  # a stable branch there: the answer
                 return static
@@ -266,10 +274,8 @@ class SampledMap:
             status = "not_converged"
             message = (f"Delta0 still drifts: {sol['drift']:.3g} between the halves of the averaging window "
                        f"against a standard error {sol['drift_se']:.3g}; raise n_burn")  # fmt: skip
-        if lam + 2 * lam_se < 0 and status == "converged":
-            status = "not_converged"
-            message = (f"the sampled state is not chaotic (lambda_max {lam:.3g} +- {lam_se:.2g} per step) "
-                       "and no stable static branch lies near it")  # fmt: skip
+        if relaxing and status == "converged":
+            status, message = "not_converged", why + " and no stable static branch lies near it"
         extra = {k: np.asarray(v)[:n] for k, v in zip(site.extra, sol["cs"][1:])}
         correlations = {"c_h_raw": raw[:n]} | extra
         return DMFTResult(

@@ -21,6 +21,7 @@ import xarray as xr
 from .. import sweep
 from ..errors import InputError, check_key
 from ..io import provenance
+from ..meanfield.dmft import has_dmft
 from ..models.base import Ensemble, sample
 from . import regions
 from .regions import flags
@@ -29,7 +30,6 @@ from .theory import (
     LINES,
     THEORY_SPEC,
     dmft_column,
-    has_dmft,
     has_theory,
     theory_lines,
     theory_point,

@@ -40,7 +40,6 @@ from ..errors import InputError
 from ..meanfield import closed
 from ..meanfield.branches import branches, has_branches
 from ..meanfield.dmft import _is_static, default_solver
-from ..meanfield.dmft import has_dmft as _has_dmft
 from ..meanfield.map_dmft import SampledMap
 from ..models.gated import GatedRNN
 from ..models.vanilla import VanillaRNN
@@ -51,13 +50,6 @@ def has_theory(ensemble) -> bool:
     """Whether a static mean field is registered for the model (:func:`dynagate.meanfield.branches`):
     the vanilla flow and map, the gated RNN, the GRU, the LSTM."""
     return has_branches(ensemble)
-
-
-def has_dmft(ensemble) -> bool:
-    """Whether the DMFT layer applies: a DMFT is registered for the model
-    (:func:`dynagate.meanfield.dmft.default_solver`: the gated RNN, the vanilla flow and map, the GRU, the
-    LSTM)."""
-    return _has_dmft(ensemble)
 
 
 def unstable_is_chaos(ensemble) -> bool:
