@@ -25,6 +25,16 @@ class NonFiniteError(DynagateError, ArithmeticError):
     """A computation produced a non-finite value (a diverging trajectory); the message says where."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a long computation, raised once what was finished has been kept: ``str(e)`` says what
+    and where in one line, ``partial`` holds it for the caller (or ``None``). A ``KeyboardInterrupt``, so
+    code that stops on Ctrl-C still stops."""
+
+    def __init__(self, message: str, partial=None):
+        super().__init__(message)
+        self.partial = partial
+
+
 def is_concrete(x) -> bool:
     """True when no leaf of ``x`` is a JAX tracer (so its values can be inspected)."""
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))

@@ -88,7 +88,7 @@ PD = ["phase-diagram", "vanilla", "--x", "g=0.5:1:2", "--y", "mu_b=0:1:2"]
 @pytest.mark.parametrize(("extra", "message"), [(["--chunk", "0"], "chunk must be an integer >= 1"),
                                                 (["--seed", "-1"], "--seed must be an integer")])  # fmt: skip
 def test_restart_keeps_the_store_when_an_argument_is_bad(extra, message, tmp_path, capfd):
-    marker = tmp_path / "phase_diagram.zarr" / "points" / "zarr.json"
+    marker = tmp_path / "phase_diagram.zarr" / "zarr.json"
     marker.parent.mkdir(parents=True)
     marker.write_text("{}")
     assert main([*PD, "--restart", *extra, "--out", str(tmp_path)]) == 2

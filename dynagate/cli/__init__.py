@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from . import complexity, dmft, fixed_points, info, lyapunov, phase_diagram, spectrum, validate
 from ._common import MODEL_NAMES, check_out, parse_param, parse_sets
@@ -32,12 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import DynagateError
 
     try:
-        if getattr(args, "out", None) is not None:  # every command that writes: checked before any work
-            check_out(args.out)
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            if getattr(args, "out", None) is not None:  # every command that writes: checked before any work
+                check_out(args.out)
+            return args.run(args)
     except DynagateError as e:
         print(f"dynagate: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings in one line, like errors: ``dynagate: warning: ...``."""
+    print(f"dynagate: warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,8 +1,10 @@
 """``dynagate phase-diagram``: the command-line face of :func:`dynagate.phase.phase_diagram`, with the
 presets of the diagrams the papers describe.
 
-Writes, under ``--out``: ``phase_diagram.zarr/`` (the incremental stores; running the same command
-again resumes from them), ``phase_diagram.nc`` (the dataset) and ``phase_diagram.png`` (the figure).
+Writes, under ``--out``: ``phase_diagram.zarr/`` (the incremental store, verified and resumed by the same
+command; ``xarray.open_zarr`` reads it while it fills, NaN where ``done`` is 0, and the DMFT columns with
+``group="dmft"``), ``phase_diagram.nc`` (the dataset) and ``phase_diagram.png`` (the figure). One run at a
+time writes there (``phase_diagram.zarr.lock``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ does not depend on chunking or backend (:mod:`dynagate.sweep`), and a stored dia
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -177,38 +178,67 @@ def phase_diagram(
               "simulation": None if simulate is None else dataclasses.asdict(simulate), "key": list(key_data),
               "is_flow": is_flow}  # fmt: skip
     folder = None if store is None else Path(store)
-    if restart and folder is not None and folder.exists():
-        shutil.rmtree(folder)
-    values = sweep.run(task, xv.size * yv.size, spec, chunk=chunk, store=folder and folder / "points",
-                       fingerprint=_fingerprint(params), client=client, progress=progress,
-                       description="phase diagram")  # fmt: skip
-    ds = _dataset(values, params, spec, xv, yv, simulate)
-    if theory and has_theory(ensemble):
-        grid = {k: np.asarray(ds[k]) for k in ("f0_low", "branches")}
-        for name, line in theory_lines(ensemble, (xn, xv), (yn, yv), grid).items():
-            ds[name] = (xn, line, {"long_name": LINES[name], "units": yn})
-    if dmft:
-        dspec = {"lambda_dmft": ((yv.size,), "float64"), "delta0_dmft": ((yv.size,), "float64"),
-                 "line_dmft": ((), "float64")}  # fmt: skip
-        cols = sweep.run(_DmftTask(ensemble, (xn, tuple(xv)), (yn, tuple(yv))), xv.size, dspec, chunk=1,
-                         store=folder and folder / "dmft", fingerprint=_fingerprint(params | {"dmft": True}),
-                         client=client, progress=progress, description="DMFT columns")  # fmt: skip
-        _add_dmft(ds, cols, xn, yn, marginal, is_flow, unstable_is_chaos(ensemble))
+    units = "per unit time (tau_h = 1)" if is_flow else "per step"
+    with contextlib.nullcontext() if folder is None else sweep.lock(folder):
+        if restart and folder is not None and folder.exists():
+            shutil.rmtree(folder)
+        if folder is not None:
+            _check_layout(folder)
+        seeds = {} if simulate is None else {"seed": np.arange(simulate.seeds)}
+        values = sweep.run(task, xv.size * yv.size, spec, chunk=chunk, store=folder, lock_store=False,
+                           fingerprint=_fingerprint(params), client=client, progress=progress,
+                           description="phase diagram", grid=[(yn, yv), (xn, xv)],
+                           dims={k: [("seed", seeds["seed"])] for k, (shape, _) in spec.items() if shape},
+                           attrs={k: _attrs(k, units) for k in spec})  # fmt: skip
+        ds = _dataset(values, params, spec, xv, yv, simulate)
+        if theory and has_theory(ensemble):
+            grid = {k: np.asarray(ds[k]) for k in ("f0_low", "branches")}
+            for name, line in theory_lines(ensemble, (xn, xv), (yn, yv), grid).items():
+                ds[name] = (xn, line, {"long_name": LINES[name], "units": yn})
+        if dmft:
+            dspec = {"lambda_dmft": ((yv.size,), "float64"), "delta0_dmft": ((yv.size,), "float64"),
+                     "line_dmft": ((), "float64")}  # fmt: skip
+            cols = sweep.run(_DmftTask(ensemble, (xn, tuple(xv)), (yn, tuple(yv))), xv.size, dspec, chunk=1,
+                             store=folder and folder / "dmft", lock_store=False,
+                             fingerprint=_fingerprint(params | {"dmft": True}), client=client,
+                             progress=progress, description="DMFT columns", grid=[(xn, xv)],
+                             dims={"lambda_dmft": [(yn, yv)], "delta0_dmft": [(yn, yv)]},
+                             attrs=_dmft_attrs(units, yn))  # fmt: skip
+            _add_dmft(ds, cols, xn, yn, marginal, is_flow, unstable_is_chaos(ensemble))
     return ds
 
 
+def _dmft_attrs(units: str, yn: str) -> dict:
+    lam = "DMFT lambda_max of the chaotic solution (NaN: none)"
+    return {"lambda_dmft": {"long_name": lam, "units": units},
+            "delta0_dmft": {"long_name": "DMFT Var h of the chaotic solution (NaN: none)"},
+            "line_dmft": {"long_name": LINES["line_dmft"], "units": yn}}  # fmt: skip
+
+
 def _add_dmft(ds, cols: dict, xn: str, yn: str, marginal: float, is_flow: bool, unstable_chaos: bool) -> None:
-    units = "per unit time (tau_h = 1)" if is_flow else "per step"
+    attrs = _dmft_attrs("per unit time (tau_h = 1)" if is_flow else "per step", yn)
     lam = cols["lambda_dmft"].T
-    ds["lambda_dmft"] = ((yn, xn), lam, {"long_name": "DMFT lambda_max of the chaotic solution (NaN: none)",
-                                         "units": units})  # fmt: skip
-    ds["delta0_dmft"] = ((yn, xn), cols["delta0_dmft"].T,
-                         {"long_name": "DMFT Var h of the chaotic solution (NaN: none)"})  # fmt: skip
-    ds["line_dmft"] = (xn, cols["line_dmft"], {"long_name": LINES["line_dmft"], "units": yn})
+    ds["lambda_dmft"] = ((yn, xn), lam, attrs["lambda_dmft"])
+    ds["delta0_dmft"] = ((yn, xn), cols["delta0_dmft"].T, attrs["delta0_dmft"])
+    ds["line_dmft"] = (xn, cols["line_dmft"], attrs["line_dmft"])
     region = regions.dmft_region(lam, ds.f0_low, ds.f0_high, ds.slow_theory, marginal,
                                  unstable_is_chaos=unstable_chaos)  # fmt: skip
     ds["region_theory"] = ((yn, xn), region, flags(
         "region predicted by the DMFT (chaos) and the static mean field + RMT (fixed points)"))  # fmt: skip
+
+
+def _check_layout(folder: Path) -> None:
+    """Refuse a store of the layout before version 2 (the points in a ``points`` subgroup)."""
+    if (folder / "points" / "zarr.json").is_file() and not (folder / "zarr.json").is_file():
+        raise InputError(f"{folder} was written by an older version of dynagate; delete it or restart the "
+                         "sweep (--restart) to start again")  # fmt: skip
+
+
+def _attrs(name: str, units: str) -> dict:
+    long, unit = _LONG.get(name, (name, ""))
+    if name == "region_theory":
+        return flags("region predicted by the static mean field and RMT")
+    return {"long_name": long} | ({"units": units} if unit == "rate" else {})
 
 
 def _fingerprint(params: dict) -> str:
@@ -248,11 +278,7 @@ def _dataset(values, params, spec, xv, yv, sim):
     for name, (shape, _dt) in spec.items():
         arr = values[name].reshape(ny, nx, *shape)
         dims = (yn, xn, "seed")[: 2 + len(shape)]
-        long, unit = _LONG.get(name, (name, ""))
-        attrs = {"long_name": long} | ({"units": units} if unit == "rate" else {})
-        if name == "region_theory":
-            attrs = flags("region predicted by the static mean field and RMT")
-        data[name] = (dims, arr, attrs)
+        data[name] = (dims, arr, _attrs(name, units))
     if sim is not None:
         data |= _simulated(values, ny, nx, xn, yn, sim, params["marginal"], units)
     coords = {xn: (xn, xv, {"long_name": xn}), yn: (yn, yv, {"long_name": yn})}
