@@ -406,6 +406,10 @@ def test_lyapunov_vanilla_stable_fixed_point(tmp_path, capsys):
     attrs = ds.attrs
     assert (attrs["model"], attrs["n"], attrs["seed"], attrs["k"]) == ("vanilla", n, 0, n)
     assert (attrs["units"], attrs["status"], attrs["t_obs"]) == (res["units"], res["status"], 200.0)
+    # the times used (the library's defaults for flows, in whole RK4 steps), not the null of an unset option
+    used = [attrs[k] for k in ("t_burn", "t_frame", "t_ortho", "dt")]
+    assert used == pytest.approx([200.0, 200.0, 1.0, 0.05], rel=1e-12)
+    assert [res[k] for k in ("t_burn", "t_frame", "t_ortho")] == pytest.approx(used[:3], rel=1e-12)
     assert attrs["kaplan_yorke"] == 0.0 and attrs["ks_entropy"] == 0.0
     assert json.loads(attrs["parameters"]) == res["parameters"]
 

@@ -264,6 +264,11 @@ def test_phase_diagram_store_opens_with_xarray(tmp_path, monkeypatch):
     np.testing.assert_allclose(cols.lambda_dmft, np.outer([0.5, 0.8, 1.1], [0.0, 0.5]))
     np.testing.assert_array_equal(ds.lambda_dmft, cols.lambda_dmft.T)
     assert not (tmp_path / "pd.lock").exists()
+    # the swept hyperparameters are axes, not parameters: their base values were not used
+    assert set(json.loads(ds.attrs["parameters"])) == set(dg.VanillaRNN().params()) - {"g", "mu_b"}
+    swept = json.loads(ds.attrs["swept"])
+    assert swept["g"] == {"start": 0.5, "stop": 1.1, "num": 3}
+    assert swept["mu_b"] == {"start": 0.0, "stop": 0.5, "num": 2}
 
 
 def test_phase_diagram_refuses_a_store_in_use_and_the_old_layout(tmp_path, monkeypatch):

@@ -36,6 +36,8 @@ class LyapunovResult:
         logdet_mean: mean log|det M| per unit time/step along the orbit (full spectra only), the exact
             sum-rule reference; ``trace_mean``: mean tr J along the orbit (flows, when the dense tangent
             is used, i.e. 4k >= n; ``None`` otherwise).
+        t_burn, t_frame, t_ortho: the state burn-in, frame burn-in and re-orthonormalisation interval
+            actually used (rounded to whole steps and intervals; time units or steps).
     """
 
     exponents: np.ndarray
@@ -50,6 +52,9 @@ class LyapunovResult:
     max_cond: float
     logdet_mean: float | None = None
     trace_mean: float | None = None
+    t_burn: float | None = None
+    t_frame: float | None = None
+    t_ortho: float | None = None
 
     @property
     def k(self) -> int:
@@ -92,6 +97,9 @@ class LyapunovResult:
                 "sum_rule_residual": self.sum_rule_residual,
                 "units": self.units,
                 "t_obs": self.t_obs,
+                "t_burn": self.t_burn,
+                "t_frame": self.t_frame,
+                "t_ortho": self.t_ortho,
                 "status": self.status,
                 "message": self.message,
             }
@@ -141,6 +149,8 @@ def _result(system, out, p, accuracy, full, full_frame=False) -> LyapunovResult:
         dt=p["dt"] if system.is_flow else None, n_state=p["n"], status=status, message=message,
         max_cond=cond, logdet_mean=float(out["logdet"]) / T if full else None,
         trace_mean=float(out["trace"]) / (T / p["dt"]) if system.is_flow and full_frame else None,
+        t_burn=p["n_burn"] * p["dt"], t_frame=p["n_frame"] * p["ortho"] * p["dt"],
+        t_ortho=p["ortho"] * p["dt"],
     )  # fmt: skip
 
 

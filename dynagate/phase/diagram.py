@@ -284,9 +284,13 @@ def _dataset(values, params, spec, xv, yv, sim):
     coords = {xn: (xn, xv, {"long_name": xn}), yn: (yn, yv, {"long_name": yn})}
     if sim is not None:
         coords["seed"] = ("seed", np.arange(sim.seeds, dtype=np.int32), {"long_name": "network seed"})
-    attrs = provenance(command="phase_diagram", model=params["model"], x=xn, y=yn,
-                       parameters=params["ensemble"], simulation=params["simulation"], key=params["key"],
-                       eps=params["eps"], marginal=params["marginal"], rate_units=units)  # fmt: skip
+    # the swept hyperparameters are axes: their base values were not used, so they are not parameters
+    fixed = {k: v for k, v in params["ensemble"].items() if k not in (xn, yn)}
+    swept = {n: {"start": float(v[0]), "stop": float(v[-1]), "num": int(v.size)}
+             for n, v in ((xn, xv), (yn, yv))}  # fmt: skip
+    attrs = provenance(command="phase_diagram", model=params["model"], x=xn, y=yn, parameters=fixed,
+                       swept=swept, simulation=params["simulation"], key=params["key"], eps=params["eps"],
+                       marginal=params["marginal"], rate_units=units)  # fmt: skip
     tc = tricritical(params["model"], params["ensemble"], {xn, yn})
     if tc is not None:
         attrs["tricritical_alpha_r"] = tc
