@@ -466,7 +466,7 @@ def _run(task, n_points, spec, chunk, group, fingerprint, client, progress, desc
             raise
         where = "nothing is kept (no store)" if group is None else \
             f"{int(done.sum())} of {len(parts)} chunks are kept in {_store_path(group)}"  # fmt: skip
-        raise Interrupted(f"{description} interrupted: {where}") from None
+        raise Interrupted(f"{description}: {where}") from None
     finally:
         bar.close()
     return out

@@ -5,16 +5,18 @@ Subcommands, one module each: ``info``, ``spectrum``, ``lyapunov``, ``dmft``, ``
 JAX, the numerics and matplotlib (Agg) only when it runs, builds an ensemble from ``MODEL`` and ``--set
 name=value`` options, writes its figure and data under ``--out`` and prints either a short summary or,
 with ``--json``, one JSON object on stdout. User errors (:class:`DynagateError`) are reported as one line
-``dynagate: error: ...`` on stderr with exit code 2, as argparse does for bad usage.
+``dynagate: error: ...`` on stderr with exit code 2, as argparse does for bad usage; Ctrl-C as one line
+``dynagate: interrupted: ...`` saying what was kept, with exit code 130 (:mod:`._interrupt`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 
-from . import complexity, dmft, fixed_points, info, lyapunov, phase_diagram, spectrum, validate
+from . import _interrupt, complexity, dmft, fixed_points, info, lyapunov, phase_diagram, spectrum, validate
 from ._common import MODEL_NAMES, check_out, parse_param, parse_sets
 
 #: The subcommands in the order ``--help`` lists them.
@@ -32,15 +34,22 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     from ..errors import DynagateError
 
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _warning_line
-            if getattr(args, "out", None) is not None:  # every command that writes: checked before any work
-                check_out(args.out)
-            return args.run(args)
-    except DynagateError as e:
-        print(f"dynagate: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+    # the program itself (argv from the command line) has Ctrl-C watched: exit 130 within about a second
+    with _interrupt.watched() if argv is None else contextlib.nullcontext():
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = _warning_line
+                if getattr(args, "out", None) is not None:  # every command that writes: checked before work
+                    check_out(args.out)
+                return args.run(args)
+        except DynagateError as e:
+            print(f"dynagate: error: {' '.join(str(e).split())}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as e:
+            print(f"dynagate: interrupted: {_interrupt.message(e)}", file=sys.stderr)
+            if argv is None:  # the program: out now, without the seconds of tearing down JAX and threads
+                _interrupt.exit_now()
+            return _interrupt.EXIT
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:

@@ -53,16 +53,34 @@ def check_out(out) -> None:
 
 def save(args, name: str, fig, ds, result: dict):
     """Write ``fig`` as NAME.png and ``ds`` as NAME.nc under --out, list them in ``result["files"]``.
-    The figure is a bare ``matplotlib.figure.Figure`` (not registered with pyplot: nothing to close)."""
+    The figure is a bare ``matplotlib.figure.Figure`` (not registered with pyplot: nothing to close);
+    ``fig=None`` writes the data alone (png is then None)."""
     from ..io import save_dataset
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     png, nc = out / f"{name}.png", out / f"{name}.nc"
-    fig.savefig(png, dpi=150)
+    if fig is None:
+        png = None
+    else:
+        fig.savefig(png, dpi=150)
     save_dataset(ds, nc)
-    result["files"] = [str(png), str(nc)]
+    result["files"] = [str(f) for f in (png, nc) if f is not None]
     return png, nc
+
+
+def warm_saving() -> None:
+    """Import in the background what the first ``xarray.Dataset`` and NetCDF write import (about a second
+    of imports), so that results saved right after Ctrl-C are written at once."""
+    import threading
+
+    def warm():
+        import numpy as np
+        import xarray as xr
+
+        xr.Dataset({"a": ("i", np.zeros(1))}).to_netcdf(engine="scipy")
+
+    threading.Thread(target=warm, name="dynagate-warm", daemon=True).start()
 
 
 class busy:
@@ -83,12 +101,17 @@ class busy:
             from tqdm import tqdm
 
             self._bar = tqdm(
-                desc=self.message, bar_format="{desc} ... {elapsed}", leave=False, file=sys.stderr
+                desc=self.message, bar_format="{desc} ... {elapsed}{postfix}", leave=False, file=sys.stderr
             )
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._tick, daemon=True)
             self._thread.start()
         return self
+
+    def note(self, text: str) -> None:
+        """Show ``text`` after the elapsed time (e.g. how far the work is)."""
+        if self.enabled:
+            self._bar.set_postfix_str(text, refresh=False)
 
     def _tick(self):
         while not self._stop.wait(0.5):

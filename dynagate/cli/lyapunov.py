@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..results import Status
-from ._common import busy, network_args, network_from, output_args, print_json, save, sets_text
+from ._common import busy, network_args, network_from, output_args, print_json, save, sets_text, warm_saving
 
 #: The full spectrum is computed up to this state dimension, else ``DEFAULT_K`` exponents.
 FULL_SPECTRUM_MAX = 64
@@ -44,6 +44,7 @@ def run(args) -> int:
     import xarray as xr
     from matplotlib.figure import Figure
 
+    from ..errors import Interrupted
     from ..io import provenance
     from ..lyapunov import lyapunov_spectrum
     from ..plotting import plot_lyapunov
@@ -55,8 +56,16 @@ def run(args) -> int:
         k = n_state if n_state <= FULL_SPECTRUM_MAX else DEFAULT_K
     times = {"t_obs": args.t_obs, "t_burn": args.t_burn, "t_frame": args.t_frame, "t_ortho": args.t_ortho}
     what = f"{k} Lyapunov exponent{'s' if k != 1 else ''} of {args.model}, N = {args.n}"
-    with busy(f"computing {what}", enabled=not args.json):
-        res = lyapunov_spectrum(net, key=ks, k=k, dt=args.dt, **times)
+    stopped = None
+    warm_saving()
+    with busy(f"computing {what}", enabled=not args.json) as spinner:
+        try:
+            how_far = lambda stage, i, n: spinner.note(f"{stage} {100 * i // n}%")  # noqa: E731
+            res = lyapunov_spectrum(net, key=ks, k=k, dt=args.dt, progress=how_far, **times)
+        except Interrupted as e:
+            if e.partial is None:
+                raise Interrupted(f"{_plain(e)}; nothing was saved") from None
+            res, stopped = e.partial, e  # the finished observation blocks: saved below
 
     result = {
         "model": args.model,
@@ -97,6 +106,7 @@ def run(args) -> int:
             dt=res.dt,
             status=res.status,
             message=res.message,
+            interrupted=stopped is not None,
             lambda_max=res.lambda_max,
             kaplan_yorke=res.kaplan_yorke,
             ks_entropy=res.ks_entropy,
@@ -106,10 +116,16 @@ def run(args) -> int:
         ),
     )
 
-    fig = Figure(figsize=(11.0, 4.5), layout="constrained")
-    title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}" + sets_text(args)
-    plot_lyapunov(res, axes=fig.subplots(1, 2), title=title)
+    fig = None  # after Ctrl-C the data alone, at once
+    if stopped is None:
+        fig = Figure(figsize=(11.0, 4.5), layout="constrained")
+        title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}" + sets_text(args)
+        plot_lyapunov(res, axes=fig.subplots(1, 2), title=title)
     png, nc = save(args, "lyapunov", fig, ds, result)
+    if stopped is not None:
+        raise Interrupted(f"{_plain(stopped)}; the exponents of those blocks are saved in {nc} (status "
+                          f"{res.status}); a run cannot be resumed: run the command again for the whole "
+                          "observation")  # fmt: skip
 
     if args.json:
         print_json(result)
@@ -126,3 +142,8 @@ def run(args) -> int:
         print(f"  observation time      {res.t_obs:g} {'time units' if res.dt is not None else 'steps'}")
         print(f"  wrote {png} and {nc}")
     return 0
+
+
+def _plain(e) -> str:
+    """The library's message without its function name."""
+    return str(e).removeprefix("lyapunov_spectrum: ")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import _interrupt
 from ._common import MODEL_NAMES, SET_HELP, output_args, parse_param, parse_sets, print_json
 
 #: Defaults of the simulated layers on the command line (small: a laptop draws an 11 x 11 map in
@@ -127,7 +128,7 @@ def run(args) -> int:
     from matplotlib.figure import Figure
 
     from .. import sweep
-    from ..errors import InputError
+    from ..errors import InputError, Interrupted
     from ..io import save_dataset
     from ..models import MODELS
     from ..phase import REGIONS, Simulation, phase_diagram
@@ -164,12 +165,16 @@ def run(args) -> int:
     out = Path(args.out)
     store = out / "phase_diagram.zarr"
     client = sweep.connect(workers=args.workers, scheduler=args.scheduler)
+    resume = "run the same command to resume"
+    _interrupt.keep(f"finished chunks are kept in {store}; {resume}")
     try:  # phase_diagram checks every argument before --restart discards the store
         ds = phase_diagram(
             ensemble, x=axes[0], y=axes[1], theory=not args.no_theory, dmft=args.dmft, simulate=sim,
             key=jax.random.PRNGKey(args.seed), store=store, chunk=args.chunk, client=client,
             progress=False if args.json else None, restart=args.restart,
         )  # fmt: skip
+    except Interrupted as e:
+        raise Interrupted(f"{e}; {resume}") from None
     finally:
         sweep.close(client)
     sets_text = ", ".join(f"{k}={v}" for k, v in sets.items())

@@ -3,7 +3,9 @@ burn-in / alignment / observation loop, :func:`lyapunov_spectrum` and the kernel
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from functools import partial
 from typing import NamedTuple
 
@@ -12,8 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..blas import limit_blas
-from ..errors import InputError, check_param, check_vector
+from ..errors import InputError, Interrupted, NonFiniteError, check_param, check_vector
 from ..models.base import System
+from ..results import Status
 from ..simulate import RK4, Euler, check_inputs, step_function
 from .result import LyapunovResult, _result, _warn_precision
 
@@ -92,6 +95,7 @@ def lyapunov_spectrum(
     accuracy: float | None = None,
     sum_rule: bool | None = None,
     blas_threads: int | None = None,
+    progress=None,
 ) -> LyapunovResult:
     """The k largest Lyapunov exponents of ``system`` (all of them if ``k`` is ``None``) by QR.
 
@@ -114,6 +118,14 @@ def lyapunov_spectrum(
             whose default of one thread per core can make repeated QR many times slower on a loaded or
             small machine): default ``$DYNAGATE_BLAS_THREADS``, else 1; 0 leaves OpenBLAS's own setting
             (see :mod:`dynagate.blas`).
+        progress: called as ``progress(stage, done, total)`` between chunks of the run (stage "burn-in"
+            in steps, "frame" and "observation" in re-orthonormalisations); None: nothing.
+
+    The run is computed in compiled chunks of about a quarter of a second (one compilation for any chunk
+    length), so that Ctrl-C is seen between them. Ctrl-C raises :class:`~dynagate.errors.Interrupted`,
+    whose ``partial`` is the result from the observation blocks finished so far (status ``too_short``,
+    the message says how far it got), or None before two blocks were finished. The exponents of a block
+    do not depend on the chunks, so ``partial.blocks`` are the first blocks of the uninterrupted run.
 
     Returns:
         A :class:`LyapunovResult`. Raises :class:`NonFiniteError` (naming the step) if the orbit diverges.
@@ -127,14 +139,32 @@ def lyapunov_spectrum(
         accuracy = 0.01 if system.is_flow else 0.005
     check_param("lyapunov_spectrum", "accuracy", accuracy, positive=True)
     _warn_precision()
+    full = bool(sum_rule) and k == n
     with limit_blas(blas_threads):
         Q0 = jnp.linalg.qr(jax.random.normal(p["k_frame"], (n, int(k))))[0]
-        out = jax.block_until_ready(_qr_run(
-            system, p["s0"], Q0, p["x"], p["xs"], p["dt"], p["solver"],
-            n_burn=p["n_burn"], n_frame=p["n_frame"], n_blocks=p["n_blocks"], per_block=p["per_block"],
-            ortho=p["ortho"], sum_rule=bool(sum_rule),
-        ))  # fmt: skip
-    return _result(system, out, p, accuracy, sum_rule and k == n, full_frame=4 * k >= n)
+        try:
+            out = _qr_chunked(system, Q0, p, sum_rule=bool(sum_rule), progress=progress)
+        except Interrupted as e:
+            raise _interrupted(system, e.partial, p, accuracy, full, 4 * k >= n) from None
+    return _result(system, out, p, accuracy, full, full_frame=4 * k >= n)
+
+
+def _interrupted(system, out, p, accuracy, full, full_frame) -> Interrupted:
+    """Ctrl-C during :func:`lyapunov_spectrum`: the result of the finished observation blocks, if >= 2."""
+    total = p["n_blocks"]
+    done = 0 if out is None else int(out["sums"].shape[0])
+    if done < 2:
+        return Interrupted(f"lyapunov_spectrum: stopped before two of the {total} observation blocks were "
+                           "finished: nothing to keep")  # fmt: skip
+    q = p | {"n_blocks": done, "t_obs": done * p["per_block"] * p["ortho"] * p["dt"]}
+    try:
+        res = _result(system, out, q, accuracy, full, full_frame=full_frame)
+    except NonFiniteError as e:
+        return Interrupted(f"lyapunov_spectrum: stopped after {e}: nothing to keep")
+    note = f"stopped after {done} of {total} observation blocks (t_obs = {q['t_obs']:g} of {p['t_obs']:g})"
+    message = note + (f"; {res.message}" if res.message else "")
+    res = dataclasses.replace(res, status=Status.TOO_SHORT, message=message)
+    return Interrupted(f"lyapunov_spectrum: {note}", partial=res)
 
 
 class LyapunovMaxRun(NamedTuple):
@@ -280,12 +310,33 @@ def _qr_run(system, s0, Q0, x, xs, dt, solver, *, n_burn, n_frame, n_blocks, per
     log|R_jj|, the conditioning, trace and log|det| sums, the first non-finite step, the final state and
     the mean of ``observe(state)`` over the observation steps (0 without ``observe``)."""
     advance = step_function(system, solver, dt)
-    tstep = tangent_step(system, solver, dt, dense=4 * Q0.shape[1] >= Q0.shape[0])
-    seen = (lambda s: jnp.zeros((), s.dtype)) if observe is None else observe
+    step = _interval(system, solver, dt, x, xs, ortho, sum_rule, dense=4 * Q0.shape[1] >= Q0.shape[0],
+                     observe=observe)  # fmt: skip
 
     s, t, bad = _burn(advance, s0, x, xs, n_burn)
 
     def interval(c, _):
+        return step(c)
+
+    zero = jnp.zeros((), s.dtype)
+    (s, Q, t, bad, _), _ = jax.lax.scan(interval, (s, Q0, t, bad, zero), length=n_frame)
+
+    def block(c, _):
+        c, (logs, cond, tr, ld) = jax.lax.scan(interval, c, length=per_block)
+        return c, (logs.sum(0), cond.max(), tr.sum(), ld.sum())
+
+    (s, Q, t, bad, acc), (sums, conds, trs, lds) = jax.lax.scan(block, (s, Q, t, bad, zero), length=n_blocks)
+    return {"sums": sums, "cond": conds.max(), "trace": trs.sum(), "logdet": lds.sum(), "bad": bad,
+            "state": s, "observed": acc / (n_blocks * per_block * ortho)}  # fmt: skip
+
+
+def _interval(system, solver, dt, x, xs, ortho: int, sum_rule: bool, dense: bool, observe=None):
+    """``interval(c) -> (c, (log|R_jj|, cond, tr J sum, log|det| sum))``: ``ortho`` steps of the state and
+    frame, then the re-orthonormalisation; ``c = (s, Q, t, first_bad, observe sum)``."""
+    tstep = tangent_step(system, solver, dt, dense=dense)
+    seen = (lambda s: jnp.zeros((), s.dtype)) if observe is None else observe
+
+    def interval(c):
         s, Q, t, bad, acc = c
 
         def one(c2, _):
@@ -301,16 +352,106 @@ def _qr_run(system, s0, Q0, x, xs, dt, solver, *, n_burn, n_frame, n_blocks, per
         Q, d = _orthonormalise(Q)
         return (s, Q, t, bad, acc), (jnp.log(d), jnp.max(d) / jnp.min(d), tr, ld)
 
-    zero = jnp.zeros((), s.dtype)
-    (s, Q, t, bad, _), _ = jax.lax.scan(interval, (s, Q0, t, bad, zero), length=n_frame)
+    return interval
 
-    def block(c, _):
-        c, (logs, cond, tr, ld) = jax.lax.scan(interval, c, length=per_block)
-        return c, (logs.sum(0), cond.max(), tr.sum(), ld.sum())
 
-    (s, Q, t, bad, acc), (sums, conds, trs, lds) = jax.lax.scan(block, (s, Q, t, bad, zero), length=n_blocks)
-    return {"sums": sums, "cond": conds.max(), "trace": trs.sum(), "logdet": lds.sum(), "bad": bad,
-            "state": s, "observed": acc / (n_blocks * per_block * ortho)}  # fmt: skip
+#: Wall time aimed at per compiled chunk of :func:`lyapunov_spectrum` (Ctrl-C is seen between chunks).
+CHUNK_SECONDS = 0.25
+
+
+@jax.jit
+def _burn_chunk(system, c, x, xs, dt, solver, n):
+    """``n`` steps of the state burn-in from c = (state, step, first bad step); ``n`` is traced."""
+    advance = step_function(system, solver, dt)
+
+    def body(_, c):
+        s, t, bad = c
+        s = advance(s, _input_at(x, xs, t))
+        return s, t + 1, _bad(s, t + 1, bad)
+
+    return jax.lax.fori_loop(0, n, body, c)
+
+
+@partial(jax.jit, static_argnames=("ortho", "per_block", "sum_rule"))
+def _qr_chunk(system, c, x, xs, dt, solver, n, record, *, ortho, per_block, sum_rule):
+    """``n`` re-orthonormalisation intervals from c = (core, interval index, per-block log sums, max cond,
+    per-block trace and log|det| sums); with ``record`` (0 or 1, traced like ``n``: one compilation for
+    the frame burn-in and the observation) the interval adds to its block."""
+    Q = c[0][1]
+    interval = _interval(system, solver, dt, x, xs, ortho, sum_rule, dense=4 * Q.shape[1] >= Q.shape[0])
+
+    def body(_, c):
+        core, i, sums, cond, tr, ld = c
+        core, (logs, cnd, trj, ldj) = interval(core)
+        b = jnp.minimum(i // per_block, sums.shape[0] - 1)
+        on = record > 0
+        add = lambda a, v: a.at[b].add(jnp.where(on, v, 0.0))  # noqa: E731
+        return core, i + record, add(sums, logs), jnp.where(on, jnp.maximum(cond, cnd), cond), add(tr, trj), \
+            add(ld, ldj)  # fmt: skip
+
+    return jax.lax.fori_loop(0, n, body, c)
+
+
+def _chunks(total: int, run, report) -> None:
+    """Call ``run(m)`` until ``total`` units are done, with m sized so that a call takes about
+    ``CHUNK_SECONDS`` (growing at most fourfold a call: the first call also compiles)."""
+    done, m = 0, 1
+    while done < total:
+        m = min(m, total - done)
+        t0 = time.perf_counter()
+        run(m)
+        elapsed = time.perf_counter() - t0
+        done += m
+        report(done)
+        m = max(1, min(4 * m, int(m * CHUNK_SECONDS / max(elapsed, 1e-9))))
+
+
+def _qr_chunked(system, Q0, p, *, sum_rule: bool, progress=None) -> dict:
+    """The run of :func:`_qr_run` (without ``observe``) in chunks (:data:`CHUNK_SECONDS`); Ctrl-C raises
+    :class:`Interrupted` whose ``partial`` holds the sums of the finished observation blocks (or None)."""
+    x, xs, dt, solver = p["x"], p["xs"], p["dt"], p["solver"]
+    n_blocks, per_block, ortho = p["n_blocks"], p["per_block"], p["ortho"]
+    report = progress or (lambda *a: None)
+    zero = jnp.zeros((), p["s0"].dtype)
+    burn = [(p["s0"], jnp.asarray(0), jnp.asarray(-1))]
+    k = Q0.shape[1]
+    c = [None]
+    stage = "burn-in"
+
+    def burn_run(m):
+        burn[0] = jax.block_until_ready(_burn_chunk(system, burn[0], x, xs, dt, solver, m))
+
+    def qr_run(record):
+        flag = jnp.asarray(record)
+
+        def run(m):
+            out = _qr_chunk(system, c[0], x, xs, dt, solver, m, flag, ortho=ortho, per_block=per_block,
+                            sum_rule=sum_rule)  # fmt: skip
+            c[0] = jax.block_until_ready(out)
+
+        return run
+
+    try:
+        _chunks(p["n_burn"], burn_run, lambda d: report("burn-in", d, p["n_burn"]))
+        s, t, bad = burn[0]
+        blocks = jnp.zeros((n_blocks, k), zero.dtype)
+        c[0] = ((s, Q0, t, bad, zero), jnp.asarray(0), blocks, zero, jnp.zeros(n_blocks, zero.dtype),
+                jnp.zeros(n_blocks, zero.dtype))  # fmt: skip
+        stage = "frame"
+        _chunks(p["n_frame"], qr_run(0), lambda d: report("frame", d, p["n_frame"]))
+        stage = "observation"
+        n_obs = n_blocks * per_block
+        _chunks(n_obs, qr_run(1), lambda d: report("observation", d, n_obs))
+    except KeyboardInterrupt:
+        partial = None
+        if stage == "observation":
+            (s, _, _, bad, _), i, sums, cond, tr, ld = c[0]
+            done = int(i) // per_block
+            partial = {"sums": sums[:done], "cond": cond, "trace": tr[:done].sum(), "logdet": ld[:done].sum(),
+                       "bad": bad, "state": s}  # fmt: skip
+        raise Interrupted("lyapunov_spectrum interrupted", partial=partial) from None
+    (s, _, _, bad, _), _, sums, cond, tr, ld = c[0]
+    return {"sums": sums, "cond": cond, "trace": tr.sum(), "logdet": ld.sum(), "bad": bad, "state": s}
 
 
 def _orthonormalise(Q):
