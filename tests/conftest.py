@@ -28,6 +28,20 @@ if _WORKERS > 1:
     threadpoolctl.threadpool_limits(max(1, _cores() // _WORKERS), user_api="blas")
 
 
+def pytest_configure(config):
+    # The default tier's time is largely XLA compilation of many small programs (each test builds its own
+    # networks and solvers; one jax.random.normal per new shape compiles for 1-3 s on CPU). Skipping LLVM's
+    # expensive passes compiles faster at no cost in run time: tests/test_phase.py, test_simulate.py and
+    # test_lyapunov.py in one process took 285 s of CPU with XLA's defaults, 273 s with it; the sampled
+    # GRU DMFT test_update_gate_slows_the_gru... 34.6 s and 33.9 s. (The unoptimised backend,
+    # --xla_backend_optimization_level=0, compiled faster still, 244 s on the first set, but ran that DMFT
+    # test in 86 s: its elementwise code runs 2-3x slower.) The slow tier keeps XLA's defaults. Set before
+    # JAX starts its backend (importing dynagate does not), inherited by the notebook kernels; a user's own
+    # XLA_FLAGS win.
+    if "not slow" in (config.option.markexpr or ""):
+        os.environ.setdefault("XLA_FLAGS", "--xla_llvm_disable_expensive_passes=true")
+
+
 def _compile_cache(controller_pid: int) -> Path:
     return Path(tempfile.gettempdir()) / f"dynagate-tests-jax-cache-{controller_pid}"
 
