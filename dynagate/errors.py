@@ -87,7 +87,8 @@ def check_key(owner: str, key):
     as raw key data. An integer or any other value is an InputError naming the spelling to use."""
     if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.key_data(key)
-    arr = np.asarray(key) if isinstance(key, (jax.Array, np.ndarray)) else None
-    if arr is None or arr.dtype != np.uint32 or arr.shape != (2,):
+    # shape and dtype only (a key traced under jit or vmap has both, not its values)
+    ok = isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,)
+    if not ok:
         raise InputError(f"{owner}: key must be a PRNG key such as jax.random.PRNGKey(0), got {key!r}")
     return key

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.spatial
 
-from .errors import InputError, check_param, check_size, check_vector
+from .errors import InputError, check_key, check_param, check_size, check_vector
 from .models.base import System
 from .results import Status, jsonable
 
@@ -283,6 +283,7 @@ def find_fixed_points(
     """
     if not isinstance(system, System):
         raise InputError(f"expected a dynagate system (network, Map or Flow), got {type(system).__name__}")
+    key = check_key("find_fixed_points", key)
     n_seeds = check_size("find_fixed_points", "n_seeds", n_seeds)
     for name, v in (("n_descent", n_descent), ("n_newton", n_newton), ("traj_steps", traj_steps)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:

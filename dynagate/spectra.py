@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import InputError, check_param
+from .errors import InputError, check_key, check_param
 from .jacobian import jacobian
 from .models.base import System
 from .simulate import simulate
@@ -101,6 +101,7 @@ def relaxed_state(
     Flows use RK4 with ``dt`` (default :data:`RELAX_DT`).
     """
     check_param("relaxed_state", "scale", scale, nonneg=True)
+    key = check_key("relaxed_state", key)
     if system.is_flow and dt is None:
         dt = RELAX_DT
     s0 = random_state(system, key=key, scale=scale)

@@ -65,3 +65,25 @@ def test_input_of_wrong_length_for_a_network_without_inputs():
         dg.jacobian(net, jnp.zeros(4), jnp.zeros(3))
     with pytest.raises(InputError, match="reset must be"):
         dg.models.GRUNet(W_ih=net.W_ih, W_hh=net.W_hh, b_ih=net.b_ih, b_hh=net.b_hh, reset="typo")
+
+
+def test_integer_keys_are_refused_by_name():
+    # An integer where a PRNG key belongs is an InputError naming the spelling to use, not JAX's TypeError
+    # from inside; keys traced under vmap and typed keys (jax.random.key) pass the same check.
+    from dynagate.fixedpoints import find_fixed_points
+    from dynagate.meanfield import dmft
+    from dynagate.spectra import relaxed_state
+
+    net = dg.sample(dg.GRU(), 4, key=jax.random.PRNGKey(0))
+    calls = {
+        "sample": lambda: dg.sample(dg.GRU(), 4, key=0),
+        "relaxed_state": lambda: relaxed_state(net, key=1),
+        "find_fixed_points": lambda: find_fixed_points(net, key=3),
+        "dmft": lambda: dmft(dg.GRU(g_n=3.0), key=4),
+    }
+    for name, call in calls.items():
+        with pytest.raises(InputError, match=rf"^{name}: key must be a PRNG key such as jax\.random"):
+            call()
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    assert jax.vmap(lambda k: dg.sample(dg.GRU(), 4, key=k).n_state)(keys).tolist() == [4, 4, 4]
+    assert dg.sample(dg.GRU(), 4, key=jax.random.key(0)).n_state == 4

@@ -67,7 +67,7 @@ import scipy.linalg
 import scipy.optimize
 
 from .. import rmt
-from ..errors import InputError
+from ..errors import InputError, check_key
 from ..models.gated import GatedRNN, _is_zero
 from ..models.vanilla import VanillaRNN
 from ..results import Status, as_status, jsonable
@@ -354,6 +354,7 @@ class MonteCarlo:
         o = self.options or montecarlo.Options()
         if key is None:
             raise InputError("dmft: the MonteCarlo solver samples paths; pass key=jax.random.PRNGKey(...)")
+        key = check_key("dmft", key)
         t_max = montecarlo.default_t_max(o, closed._params(ensemble))
         init = closed.solve(ensemble.replace(alpha_z=0.0), t_max=t_max, dt=o.dt, tol=1e-8)
         if _is_static(init["c_h"]):

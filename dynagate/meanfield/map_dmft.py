@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, check_key
 from . import closed
 from .dmft import DMFTResult, _curve_summary
 from .montecarlo import _DRIFT_T, _batch_se, drift_test, power_lambda
@@ -248,6 +248,7 @@ class SampledMap:
         if key is None:
             name = type(e).__name__
             raise InputError(f"dmft: the {name} solver samples paths; pass key=jax.random.PRNGKey(...)")
+        key = check_key("dmft", key)
         o = self.options or MapOptions()
         k1, k2 = jax.random.split(key)
         sol = solve(site, e, key=k1, options=o)

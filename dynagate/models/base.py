@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import InputError, check_param, check_size, is_concrete
+from ..errors import InputError, check_key, check_param, check_size, is_concrete
 
 
 def rate_units(is_flow: bool) -> str:
@@ -188,4 +188,4 @@ def sample(ensemble: Ensemble, n: int, *, key):
     if not isinstance(ensemble, Ensemble):
         raise InputError(f"sample() needs an ensemble such as GatedRNN(...), got {type(ensemble).__name__}")
     n = check_size(type(ensemble).__name__, "n", n)
-    return ensemble.sample(n, key=key)
+    return ensemble.sample(n, key=check_key("sample", key))
