@@ -22,6 +22,9 @@ SET_HELP = (
     "forget_init|update_init=ugi|ugi:D|chrono:TMAX|none"
 )
 
+#: The most values one --param, --x or --y may have.
+MAX_NUM = 1_000_000
+
 #: ``dynagate fixed-points`` and ``complexity --count-sizes``: seeds of the fixed-point search per network.
 DEFAULT_SEEDS = 512
 
@@ -166,6 +169,44 @@ def search_options(args, command: str) -> dict:
 def output_args(p, out: str) -> None:
     p.add_argument("--out", default=out, help=f"output folder (default {out})")
     p.add_argument("--json", action="store_true", help="print one JSON object with the main numbers")
+    limit_args(p)
+
+
+def limit_args(p) -> None:
+    """--max-memory and --max-time: the limits the run's estimate is checked against before any work
+    (:mod:`dynagate.limits`; read by :func:`check_limits`)."""
+    p.add_argument(
+        "--max-memory",
+        default=None,
+        metavar="SIZE",
+        help="refuse runs estimated to need more memory, e.g. 64G (default: 3/4 of the RAM)",
+    )
+    p.add_argument("--max-time", default=None, metavar="DURATION",
+                   help="refuse runs estimated to take longer, e.g. 48h, 90m, 2d (default 24h)")  # fmt: skip
+
+
+def check_limits(args, estimate) -> None:
+    """Refuse ``estimate`` (a :class:`dynagate.limits.Estimate`) beyond --max-memory / --max-time."""
+    from .. import limits
+
+    mem = None if args.max_memory is None else limits.parse_size(args.max_memory)
+    time = None if args.max_time is None else limits.parse_duration(args.max_time)
+    limits.check(estimate, max_memory=mem, max_time=time)
+
+
+def network_sizes(ens, n: int, command: str):
+    """The sizes of a network of ``n`` units of ``ens`` for the estimates (:class:`dynagate.limits.Network`),
+    read off a network of 8 units (nothing of size n is built)."""
+    import jax
+
+    from ..errors import check_size
+    from ..limits import Network
+    from ..models import sample
+
+    n = check_size(command, "--n", n)
+    small = sample(ens, 8, key=jax.random.PRNGKey(0))
+    weights = sum(getattr(leaf, "size", 0) for leaf in jax.tree_util.tree_leaves(small))
+    return Network(n=n, units=small.n_state / 8, matrices=weights / 64, stages=4 if small.is_flow else 1)
 
 
 def network_from(args):
@@ -229,7 +270,7 @@ def parse_param(cls, text: str, *, flag: str = "--param"):
     """Turn ``--param NAME=START:STOP:NUM`` into ``(NAME, NUM evenly spaced values from START to STOP)``.
 
     NAME must be a hyperparameter of ``cls`` (``cls.param_names()``); START and STOP finite numbers, NUM an
-    integer >= 1 (NUM = 1 gives START alone). Error messages name ``flag`` (``--x``, ``--y`` for axes).
+    integer from 1 (START alone) to :data:`MAX_NUM`. Error messages name ``flag`` (``--x``, ``--y`` for axes).
     """
     import math
 
@@ -260,6 +301,8 @@ def parse_param(cls, text: str, *, flag: str = "--param"):
         raise InputError(f"{flag} {text}: NUM must be an integer") from None
     if num < 1:
         raise InputError(f"{flag} {text}: NUM must be >= 1")
+    if num > MAX_NUM:  # before the values are built (the resource limits are checked after parsing)
+        raise InputError(f"{flag} {text}: NUM must be at most {MAX_NUM}")
     return name, np.linspace(start, stop, num)
 
 

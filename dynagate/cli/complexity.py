@@ -7,7 +7,9 @@ from ._common import (
     MODEL_NAMES,
     SET_HELP,
     busy,
+    check_limits,
     ensemble_from,
+    network_sizes,
     output_args,
     parse_param,
     print_json,
@@ -95,7 +97,6 @@ def run(args) -> int:
     name, values = parse_param(cls, args.param)
     if any(item.partition("=")[0].strip() == name for item in args.sets):
         raise InputError(f"{name} is given by both --param and --set")
-    ensembles = [base.replace(**{name: float(v)}) for v in values]  # checks every value first
     grid = {k: check_size("complexity", f"--{k.replace('_', '-')}", v)
             for k, v in (("n_h", args.n_h), ("n_r", args.n_r)) if v is not None}  # fmt: skip
     sizes = None
@@ -103,6 +104,8 @@ def run(args) -> int:
         sizes = _sizes(args.count_sizes)
         check_size("complexity", "--networks", args.networks)
         search = search_options(args, "complexity")
+    _check_limits(args, base, values.size, grid, sizes)
+    ensembles = [base.replace(**{name: float(v)}) for v in values]  # checks every value first
 
     results, counts = [], []
     for i, (v, ens) in enumerate(zip(values, ensembles)):
@@ -201,3 +204,20 @@ def _sizes(text: str) -> list[int]:
     if len(set(sizes)) < 2:
         raise InputError(f"--count-sizes needs two or more different sizes to fit a rate, got {text!r}")
     return sizes
+
+
+def _check_limits(args, base, values: int, grid: dict, sizes) -> None:
+    """The Kac-Rice problems (grid: n_h sites, times n_r for the gated RNN's (h, r) law; the library's
+    defaults 240, or 120 x 80) and the fixed-point counts of --count-sizes against the limits."""
+    from .. import limits
+
+    two_d = type(base).__name__ == "GatedRNN"  # an upper bound: the r axis is used where alpha_r, g_r != 0
+    n_h = grid.get("n_h", 120 if two_d else 240)
+    est = limits.complexity(values, n_h * (grid.get("n_r", 80) if two_d else 1))
+    for n in sizes or ():
+        count = limits.fixed_points(network_sizes(base, n, "complexity"), args.seeds)
+        what = f"{values} values x {args.networks} networks: {count.time_what}"
+        est = est + limits.Estimate(
+            count.memory, values * args.networks * count.time, count.memory_what, what
+        )
+    check_limits(args, est)

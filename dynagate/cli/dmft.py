@@ -3,7 +3,18 @@ simulated network."""
 
 from __future__ import annotations
 
-from ._common import busy, network_args, network_from, output_args, print_json, save, sets_text
+from ._common import (
+    busy,
+    check_limits,
+    ensemble_from,
+    network_args,
+    network_from,
+    network_sizes,
+    output_args,
+    print_json,
+    save,
+    sets_text,
+)
 
 
 def add_parser(sub) -> None:
@@ -59,15 +70,16 @@ def run(args) -> int:
     from ..simulate import autocorrelation
     from ..spectra import relaxed_state
 
-    ens, net, ks = network_from(args)
     if args.samples is not None:
         check_size("dmft", "--samples", args.samples)
+    check_param("dmft", "--t-sim", args.t_sim, positive=True)
+    _check_limits(args)
+    ens, net, ks = network_from(args)
     solver = {
         "auto": None, "scs": SCS(), "closed": Closed(),
         "montecarlo": MonteCarlo(Options(n_samples=args.samples or Options.n_samples)),
         "euler-map": EulerMap(),
     }[args.solver]  # fmt: skip
-    check_param("dmft", "--t-sim", args.t_sim, positive=True)
     if solver is None:
         solver = default_solver(ens)
         if isinstance(solver, SampledMap) and args.samples is not None:
@@ -126,3 +138,20 @@ def run(args) -> int:
             print(f"  RMS gap / Delta0      {result['rms_gap']:.4g}  (tau up to 5 relaxation times)")
         print(f"  wrote {png} and {nc}")
     return 0
+
+
+def _check_limits(args) -> None:
+    """The solve (its paths per iteration: --samples, default up to 1000) and, with --simulate, the
+    network of --n run for a transient of 4000 steps and --t-sim (its states kept every 5 RK4 steps of
+    0.05, or every map step, and their autocorrelation up to a quarter of --t-sim), against the limits."""
+    from .. import limits
+
+    est = limits.dmft(args.samples or 1000)
+    if args.simulate:
+        net = network_sizes(ensemble_from(args), args.n, "dmft")
+        step, every = (0.05, 5) if net.stages > 1 else (1.0, 1)
+        limits.check_steps("dmft", "--t-sim", args.t_sim, args.t_sim / step)
+        steps = round(args.t_sim / step)
+        saved = steps // every + 1
+        est = est + limits.simulation(net, 4000 + steps, saved, lags=saved // 4)
+    check_limits(args, est)

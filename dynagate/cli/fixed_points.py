@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from ._common import (
     busy,
+    check_limits,
+    ensemble_from,
     network_args,
     network_from,
+    network_sizes,
     output_args,
     print_json,
     save,
@@ -39,12 +42,15 @@ def run(args) -> int:
     import xarray as xr
     from matplotlib.figure import Figure
 
+    from .. import limits
     from ..fixedpoints import find_fixed_points
     from ..io import provenance
     from ..models.base import rate_units
     from ..plotting import plot_fixed_points, principal_components
 
     options = search_options(args, "fixed-points")
+    net = network_sizes(ensemble_from(args), args.n, "fixed-points")
+    check_limits(args, limits.fixed_points(net, args.seeds))
     ens, net, ks = network_from(args)
     n_state = net.n_state
     what = f"fixed points of {args.model}, N = {args.n}, from {args.seeds} seeds"

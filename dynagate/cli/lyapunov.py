@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from ..results import Status
-from ._common import busy, network_args, network_from, output_args, print_json, save, sets_text, warm_saving
+from ._common import (
+    busy,
+    check_limits,
+    ensemble_from,
+    network_args,
+    network_from,
+    network_sizes,
+    output_args,
+    print_json,
+    save,
+    sets_text,
+    warm_saving,
+)
 
 #: The full spectrum is computed up to this state dimension, else ``DEFAULT_K`` exponents.
 FULL_SPECTRUM_MAX = 64
@@ -49,12 +61,13 @@ def run(args) -> int:
     from ..lyapunov import lyapunov_spectrum
     from ..plotting import plot_lyapunov
 
+    times = {"t_obs": args.t_obs, "t_burn": args.t_burn, "t_frame": args.t_frame, "t_ortho": args.t_ortho}
+    _check_limits(args, times)
     ens, net, ks = network_from(args)
     n_state = net.n_state
     k = args.k
     if k is None:
         k = n_state if n_state <= FULL_SPECTRUM_MAX else DEFAULT_K
-    times = {"t_obs": args.t_obs, "t_burn": args.t_burn, "t_frame": args.t_frame, "t_ortho": args.t_ortho}
     what = f"{k} Lyapunov exponent{'s' if k != 1 else ''} of {args.model}, N = {args.n}"
     stopped = None
     warm_saving()
@@ -142,6 +155,32 @@ def run(args) -> int:
         print(f"  observation time      {res.t_obs:g} {'time units' if res.dt is not None else 'steps'}")
         print(f"  wrote {png} and {nc}")
     return 0
+
+
+def _check_limits(args, times: dict) -> None:
+    """The run's size against --max-memory/--max-time, before the network is drawn (the library's defaults
+    of the times: flows 200, 200, 1000, 1 with dt 0.05; maps 500, 500, 5000, 5 steps). Values the library
+    refuses are left to it (its messages name them)."""
+    import math
+
+    from .. import limits
+
+    ok = lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v > 0  # noqa: E731
+    net = network_sizes(ensemble_from(args), args.n, "lyapunov")
+    flow = net.stages > 1
+    dt = (args.dt if ok(args.dt) else 0.05) if flow else 1.0
+    defaults = {"t_burn": 200.0, "t_frame": 200.0, "t_obs": 1000.0, "t_ortho": 1.0}
+    if not flow:
+        defaults = {"t_burn": 500, "t_frame": 500, "t_obs": 5000, "t_ortho": 5}
+    used = {name: v if ok(v) else defaults[name] for name, v in times.items()}
+    for name in ("t_burn", "t_frame", "t_obs"):
+        limits.check_steps("lyapunov", f"--{name.replace('_', '-')}", used[name], used[name] / dt)
+    steps = math.ceil(sum(used[name] for name in ("t_burn", "t_frame", "t_obs")) / dt)
+    n_state = round(net.n_state)
+    k = args.k if args.k is not None else (n_state if n_state <= FULL_SPECTRUM_MAX else DEFAULT_K)
+    k = min(max(int(k), 1), n_state)
+    ortho = max(1, round(used["t_ortho"] / dt))
+    check_limits(args, limits.lyapunov(net, k, steps, ortho, k == n_state and n_state <= 256))
 
 
 def _plain(e) -> str:

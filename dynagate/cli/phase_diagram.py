@@ -12,7 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import _interrupt
-from ._common import MODEL_NAMES, SET_HELP, output_args, parse_param, parse_sets, print_json
+from ._common import (
+    MODEL_NAMES,
+    SET_HELP,
+    check_limits,
+    network_sizes,
+    output_args,
+    parse_param,
+    parse_sets,
+    print_json,
+)
 
 #: Defaults of the simulated layers on the command line (small: a laptop draws an 11 x 11 map in
 #: about a minute; raise --n and --seeds for publication).
@@ -162,6 +171,7 @@ def run(args) -> int:
         sim.check()
     if not 0 <= args.seed < 2**63:
         raise InputError(f"--seed must be an integer in [0, 2**63), got {args.seed}")
+    _check_limits(args, ensemble, axes, sim)
     out = Path(args.out)
     store = out / "phase_diagram.zarr"
     client = sweep.connect(workers=args.workers, scheduler=args.scheduler)
@@ -202,6 +212,29 @@ def run(args) -> int:
             print(f"  tricritical alpha_r = {result['tricritical_alpha_r']:.4g}")
         print(f"  wrote {png}, {nc} and {store}")
     return 0
+
+
+def _check_limits(args, ensemble, axes, sim) -> None:
+    """The diagram's size against --max-memory/--max-time (:func:`dynagate.limits.phase_diagram`): the grid,
+    the numbers stored per point, and the simulated runs (their steps from ``Simulation.times``)."""
+    from .. import limits
+    from ..phase.theory import THEORY_SPEC
+
+    (_, xv), (_, yv) = axes
+    per_point = len(THEORY_SPEC) + (2 * yv.size + 1) * args.dmft / max(yv.size, 1)
+    runs = None
+    if sim is not None:
+        net = network_sizes(ensemble, sim.n, "phase-diagram")
+        t = sim.times(net.stages > 1)
+        for flag, value in (("--t-burn", sim.t_burn), ("--t-obs", sim.t_obs)):
+            if value is not None:
+                limits.check_steps("phase-diagram", flag, value, value / t["dt"])
+        steps = t["n_burn"] + t["n_blocks"] * t["per_block"] * t["ortho"]
+        per_point += 8 * sim.seeds + 3 * sim.spectra
+        runs = (net, sim.seeds, steps, sim.spectra)
+    est = limits.phase_diagram(xv.size, yv.size, round(per_point), theory=not args.no_theory,
+                               dmft_layer=args.dmft and not args.no_theory, sim=runs)  # fmt: skip
+    check_limits(args, est)
 
 
 def _summary(ds, args, sets, regions) -> dict:

@@ -3,7 +3,18 @@ random-matrix prediction from the statistics of its own units."""
 
 from __future__ import annotations
 
-from ._common import busy, network_args, network_from, output_args, print_json, save, sets_text
+from ._common import (
+    busy,
+    check_limits,
+    ensemble_from,
+    network_args,
+    network_from,
+    network_sizes,
+    output_args,
+    print_json,
+    save,
+    sets_text,
+)
 
 #: Default distance from 0 (flows) or 1 (maps) within which eigenvalues count as slow.
 SLOW_EPS = 0.05
@@ -62,9 +73,10 @@ def run(args) -> int:
     import xarray as xr
     from matplotlib.figure import Figure
 
-    from .. import spectra
-    from ..errors import InputError
+    from .. import limits, spectra
+    from ..errors import InputError, check_size
     from ..io import provenance
+    from ..limits import check_steps
     from ..models.base import rate_units
     from ..plotting import plot_spectrum
 
@@ -72,6 +84,11 @@ def run(args) -> int:
         raise InputError("--steps sets the transient of --state relaxed; it does nothing with --state zero")
     if not (math.isfinite(args.eps) and args.eps > 0):
         raise InputError(f"--eps must be a finite number > 0, got {args.eps}")
+    relax = 0
+    if args.state == "relaxed":
+        relax = check_size("spectrum", "--steps", spectra.RELAX_STEPS if args.steps is None else args.steps)
+        check_steps("spectrum", "--steps", relax, relax)
+    check_limits(args, limits.spectrum(network_sizes(ensemble_from(args), args.n, "spectrum"), relax))
     ens, net, ks = network_from(args)
     record = {}
     if args.state == "zero":

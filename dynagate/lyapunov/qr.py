@@ -15,6 +15,7 @@ import numpy as np
 
 from ..blas import limit_blas
 from ..errors import InputError, Interrupted, NonFiniteError, check_param, check_vector
+from ..limits import check_steps
 from ..models.base import System
 from ..results import Status
 from ..simulate import RK4, Euler, check_inputs, step_function
@@ -252,6 +253,8 @@ def _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks,
     elif dt is not None:
         raise InputError("dt is only for flows (a map advances one step at a time)")
     step = float(dt) if flow else 1.0
+    for name, v in (("t_burn", t_burn), ("t_frame", t_frame), ("t_obs", t_obs)):  # before any rounding
+        check_steps("lyapunov", name, v, v / step)
     ortho = max(1, round(t_ortho / step))
     n_qr = max(1, math.ceil(round(t_obs / step) / ortho))
     if isinstance(n_blocks, bool) or not isinstance(n_blocks, (int, np.integer)) or n_blocks < 2:
