@@ -71,6 +71,7 @@ def test_integer_keys_are_refused_by_name():
     # An integer where a PRNG key belongs is an InputError naming the spelling to use, not JAX's TypeError
     # from inside; keys traced under vmap and typed keys (jax.random.key) pass the same check.
     from dynagate.fixedpoints import find_fixed_points
+    from dynagate.lyapunov import lyapunov_spectrum
     from dynagate.meanfield import dmft
     from dynagate.spectra import relaxed_state
 
@@ -78,6 +79,7 @@ def test_integer_keys_are_refused_by_name():
     calls = {
         "sample": lambda: dg.sample(dg.GRU(), 4, key=0),
         "relaxed_state": lambda: relaxed_state(net, key=1),
+        "lyapunov_spectrum": lambda: lyapunov_spectrum(net, key=2),
         "find_fixed_points": lambda: find_fixed_points(net, key=3),
         "dmft": lambda: dmft(dg.GRU(g_n=3.0), key=4),
     }

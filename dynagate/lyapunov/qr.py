@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..blas import limit_blas
-from ..errors import InputError, Interrupted, NonFiniteError, check_param, check_vector
+from ..errors import InputError, Interrupted, NonFiniteError, check_key, check_param, check_vector
 from ..limits import check_steps
 from ..models.base import System
 from ..results import Status
@@ -131,6 +131,7 @@ def lyapunov_spectrum(
     Returns:
         A :class:`LyapunovResult`. Raises :class:`NonFiniteError` (naming the step) if the orbit diverges.
     """
+    key = check_key("lyapunov_spectrum", key)
     p = _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks, x, xs, solver)
     n = p["n"]
     k = _check_k(k, n)
@@ -218,6 +219,7 @@ def lyapunov_max(
     Returns:
         A :class:`LyapunovMaxRun`, in the units of :func:`units_of`.
     """
+    key = check_key("lyapunov_max", key)
     p = _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks, x, xs, solver)
     v = jax.random.normal(p["k_frame"], (p["n"], 1))
     out = _qr_run(
