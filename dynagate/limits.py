@@ -106,27 +106,28 @@ def check_steps(owner: str, name: str, value, steps: float) -> None:
                          "one run may take")  # fmt: skip
 
 
-_SIZE = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30,
-         "ti": 2**40}  # fmt: skip
+_SIZE = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 _TIME = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def _amount(text: str, units: str, scale: dict, option: str, examples: str, suffix: str = "") -> float:
+    """A positive number followed by one of ``units`` (a regex; then an optional ``suffix``), times that
+    unit's ``scale``."""
+    m = re.fullmatch(rf"\s*([0-9.]+(?:e[+-]?[0-9]+)?)\s*({units})?{suffix}\s*", text.lower())
+    value = float(m.group(1)) if m else math.nan
+    if not (m and math.isfinite(value) and value > 0):
+        raise InputError(f"{option} expects {examples}, got {text!r}")
+    return value * scale[m.group(2) or ""]
 
 
 def parse_size(text: str) -> float:
     """Bytes from ``"16G"``, ``"512M"``, ``"1.5T"``, ``"8GiB"`` or a plain number of bytes."""
-    m = re.fullmatch(r"\s*([0-9.]+(?:e[+-]?[0-9]+)?)\s*([kmgt]i?)?b?\s*", text.lower())
-    value = float(m.group(1)) if m else math.nan
-    if not (m and math.isfinite(value) and value > 0):
-        raise InputError(f"--max-memory expects a size such as 16G, 512M or 8GiB, got {text!r}")
-    return value * _SIZE[m.group(2) or ""]
+    return _amount(text, "[kmgt]i?", _SIZE, "--max-memory", "a size such as 16G, 512M or 8GiB", "b?")
 
 
 def parse_duration(text: str) -> float:
     """Seconds from ``"24h"``, ``"90m"``, ``"2d"``, ``"30s"`` or a plain number of seconds."""
-    m = re.fullmatch(r"\s*([0-9.]+(?:e[+-]?[0-9]+)?)\s*(s|m|min|h|d)?\s*", text.lower())
-    value = float(m.group(1)) if m else math.nan
-    if not (m and math.isfinite(value) and value > 0):
-        raise InputError(f"--max-time expects a duration such as 24h, 90m, 2d or 3600, got {text!r}")
-    return value * _TIME[m.group(2) or ""]
+    return _amount(text, "s|min|m|h|d", _TIME, "--max-time", "a duration such as 24h, 90m, 2d or 3600")
 
 
 def format_size(b: float) -> str:

@@ -196,7 +196,7 @@ def check_limits(args, estimate) -> None:
 
 def network_sizes(ens, n: int, command: str):
     """The sizes of a network of ``n`` units of ``ens`` for the estimates (:class:`dynagate.limits.Network`),
-    read off a network of 8 units (nothing of size n is built)."""
+    read off the shapes of a network of 8 units (``jax.eval_shape``: nothing is drawn or compiled)."""
     import jax
 
     from ..errors import check_size
@@ -204,8 +204,9 @@ def network_sizes(ens, n: int, command: str):
     from ..models import sample
 
     n = check_size(command, "--n", n)
-    small = sample(ens, 8, key=jax.random.PRNGKey(0))
-    weights = sum(getattr(leaf, "size", 0) for leaf in jax.tree_util.tree_leaves(small))
+    small = jax.eval_shape(lambda: sample(ens, 8, key=jax.random.PRNGKey(0)))
+    # the weight and bias arrays (the ensemble's scalar hyperparameters are leaves too, of no size)
+    weights = sum(leaf.size for leaf in jax.tree_util.tree_leaves(small) if len(leaf.shape) > 0)
     return Network(n=n, units=small.n_state / 8, matrices=weights / 64, stages=4 if small.is_flow else 1)
 
 
