@@ -288,15 +288,21 @@ def _bad(s, t, first_bad):
     return jnp.where((first_bad < 0) & ~jnp.all(jnp.isfinite(s)), t, first_bad)
 
 
-def _burn(advance, s0, x, xs, n_burn):
-    """State burn-in: (state, step counter, first non-finite step or -1)."""
+def _burn_step(advance, x, xs):
+    """One burn-in step of c = (state, step counter, first non-finite step or -1)."""
 
-    def burn(c, _):
+    def step(c):
         s, t, bad = c
         s = advance(s, _input_at(x, xs, t))
-        return (s, t + 1, _bad(s, t + 1, bad)), None
+        return s, t + 1, _bad(s, t + 1, bad)
 
-    return jax.lax.scan(burn, (s0, jnp.asarray(0), jnp.asarray(-1)), length=n_burn)[0]
+    return step
+
+
+def _burn(advance, s0, x, xs, n_burn):
+    """State burn-in: (state, step counter, first non-finite step or -1)."""
+    step = _burn_step(advance, x, xs)
+    return jax.lax.scan(lambda c, _: (step(c), None), (s0, jnp.asarray(0), jnp.asarray(-1)), length=n_burn)[0]
 
 
 def _check_k(k, n: int) -> int:
@@ -367,14 +373,8 @@ CHUNK_SECONDS = 0.25
 @jax.jit
 def _burn_chunk(system, c, x, xs, dt, solver, n):
     """``n`` steps of the state burn-in from c = (state, step, first bad step); ``n`` is traced."""
-    advance = step_function(system, solver, dt)
-
-    def body(_, c):
-        s, t, bad = c
-        s = advance(s, _input_at(x, xs, t))
-        return s, t + 1, _bad(s, t + 1, bad)
-
-    return jax.lax.fori_loop(0, n, body, c)
+    step = _burn_step(step_function(system, solver, dt), x, xs)
+    return jax.lax.fori_loop(0, n, lambda _, c: step(c), c)
 
 
 @partial(jax.jit, static_argnames=("ortho", "per_block", "sum_rule"))
