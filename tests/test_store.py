@@ -18,7 +18,7 @@ import xarray as xr
 import zarr
 
 import dynagate as dg
-from dynagate import phase, sweep
+from dynagate import lockfile, phase, sweep
 from dynagate.errors import InputError, Interrupted
 from dynagate.phase import diagram
 from dynagate.phase.theory import THEORY_SPEC
@@ -209,7 +209,7 @@ sys.stdin.read()
 
 def test_one_writer_per_store(tmp_path):
     store = tmp_path / "s"
-    with sweep.lock(store) as file:
+    with lockfile.lock(store) as file:
         assert file == tmp_path / "s.lock" and file.read_text().split()[0] == str(os.getpid())
         held = rf"in use by another run \(pid {os.getpid()}, lock file .*s\.lock\)"
         with pytest.raises(InputError, match=held):
@@ -275,7 +275,7 @@ def test_phase_diagram_refuses_a_store_in_use_and_the_old_layout(tmp_path, monke
     monkeypatch.setattr(diagram, "sample", lambda *a, **k: types.SimpleNamespace(is_flow=True))  # no compile
     grid = {"x": ("g", [0.5, 1.0]), "y": ("mu_b", [0.0, 1.0])}
     store = tmp_path / "pd"
-    with sweep.lock(store), pytest.raises(InputError, match="in use by another run"):
+    with lockfile.lock(store), pytest.raises(InputError, match="in use by another run"):
         phase.phase_diagram(dg.VanillaRNN(), **grid, store=store, restart=True)
     (store / "points").mkdir(parents=True)
     (store / "points" / "zarr.json").write_text("{}")

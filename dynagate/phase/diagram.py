@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .. import sweep
+from .. import lockfile, sweep
 from ..errors import InputError, check_key
 from ..io import provenance
 from ..meanfield.dmft import has_dmft
@@ -179,7 +179,7 @@ def phase_diagram(
               "is_flow": is_flow}  # fmt: skip
     folder = None if store is None else Path(store)
     units = "per unit time (tau_h = 1)" if is_flow else "per step"
-    with contextlib.nullcontext() if folder is None else sweep.lock(folder):
+    with contextlib.nullcontext() if folder is None else lockfile.lock(folder):
         if restart and folder is not None and folder.exists():
             shutil.rmtree(folder)
         if folder is not None:
