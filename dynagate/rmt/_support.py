@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._roots import _bisect, _illinois, _reach
+from ._roots import _ray_roots
 from ._structure import Structure, _abs2, _back_substitute, _lam
 
 
@@ -108,71 +108,74 @@ def _poles(st: Structure):
     return jnp.nanmin(p), jnp.nanmax(p)
 
 
-def _edge(st: Structure, direction: float):
-    """The support's real edge beyond the outermost pole on one side (direction +1: right, -1: left):
-    (whether the support reaches past that pole, the edge or else the pole). Right of every pole F
-    decreases with x and left of every pole it increases, so bisect outward as a function of the
-    distance t from the pole."""
+def _inside(st: Structure, lam) -> jax.Array:
+    """1 - 1/F at a batch of points: >= 0 exactly inside the support, and smooth where F has poles (1/F ~
+    distance^2), so false position converges fast."""
+    return 1.0 - 1.0 / jax.vmap(lambda x: F(st, x))(lam)
+
+
+def _edges(st: Structure, start, direction, scale):
+    """The support's real edges on rays from ``start`` (k,) in ``direction`` (+1 or -1 each): (whether the
+    support reaches past each start, the edge or else the start)."""
+    out, t = _ray_roots(lambda t: _inside(st, start + direction * t), scale, offset=start)
+    return out, start + direction * t
+
+
+def _beyond_poles(st: Structure, directions):
+    """The real edges beyond the outermost pole on each side in ``directions`` (+1: right, -1: left):
+    right of every pole F decreases with x and left of every pole it increases, so the search runs outward
+    from just off the pole. Returns (whether the support reaches past the pole, the edge or else the
+    pole) per side."""
     pmin, pmax = _poles(st)
     span = jnp.maximum(pmax - pmin, 1.0)
-    p = pmax if direction > 0 else pmin
+    d = jnp.asarray(directions, span.dtype)
+    p = jnp.where(d > 0, pmax, pmin)
     eps = max(1e-9, 1e3 * float(jnp.finfo(span.dtype).eps)) * span  # off the pole, also in float32
+    out, edge = _edges(st, p + d * eps, d, span + 0 * d)
+    return out, jnp.where(out, edge, p)
 
-    def g(t):
-        return F(st, p + direction * (eps + t)) - 1.0  # a real lambda: F casts it
 
-    t = _bisect(g, jnp.zeros(()), _reach(g, 0.0, 1.0, span))
-    out = g(0.0) >= 0
-    return out, jnp.where(out, p + direction * (eps + t), p)
+def _refine(st: Structure, x_last, direction, dx, pole):
+    """The edge between the last grid point inside the support ``x_last`` (+-inf if none) and the next one
+    ``dx`` on in ``direction``, not inside the outermost pole (a pole the bulk does not reach is an eigenvalue
+    itself: a unit whose random part vanishes, e.g. sigma_z -> 0 at large alpha_z)."""
+    ok = jnp.isfinite(x_last)
+    start = jnp.where(ok, x_last, pole)
+    _, edge = _edges(st, start, direction, dx + 0 * start)
+    far = jnp.where(direction > 0, jnp.maximum(edge, pole), jnp.minimum(edge, pole))
+    return jnp.where(ok, far, pole)
 
 
 @partial(jax.jit, static_argnames="n_x")
 def rightmost(st: Structure, n_x: int = 256) -> jax.Array:
     """The spectrum's rightmost point (real; the support meets vertical lines in symmetric intervals):
-    a bisection outward from the rightmost pole, or, when the bulk does not reach past it, a scan of F
-    on the real axis (``n_x`` points) refined by bisection. Cheap; jit/vmap-able over structures."""
-    out, right = _edge(st, 1.0)
+    a search outward from the rightmost pole, or, when the bulk does not reach past it, a scan of F
+    on the real axis (``n_x`` points) refined by a root search. Cheap; jit/vmap-able over structures."""
+    out, right = _beyond_poles(st, [1.0])
     pmin, pmax = _poles(st)
     xs = jnp.linspace(pmin, pmax, n_x + 2)[1:-1]
-    inside = jax.vmap(lambda x: F(st, x))(xs) >= 1.0
-    x_r = jnp.max(jnp.where(inside, xs, -jnp.inf))
-    scanned = jnp.where(
-        jnp.isfinite(x_r), _bisect(lambda x: F(st, x) - 1.0, x_r, x_r + xs[1] - xs[0], iters=40), pmax
-    )
-    return jnp.where(out, right, jnp.maximum(scanned, pmax))
+    x_r = jnp.max(jnp.where(_inside(st, xs) >= 0, xs, -jnp.inf))
+    scanned = _refine(st, x_r[None], jnp.ones(1), xs[1] - xs[0], pmax)
+    return jnp.where(out, right, scanned)[0]
 
 
 @partial(jax.jit, static_argnames="n_x")
 def support(st: Structure, n_x: int = 512) -> Support:
-    """The support boundary: F(x + i y) = 1, for ``n_x`` abscissae (jit/vmap-able in the structure)."""
-    right_out, right = _edge(st, 1.0)
-    left_out, left = _edge(st, -1.0)
+    """The support boundary: F(x + i y) = 1, for ``n_x`` abscissae (jit/vmap-able in the structure).
+
+    Three batched root searches (:func:`._roots._ray_roots`), each evaluating F once per step: the real
+    edges beyond the outermost poles, the heights on vertical lines through the grid between them, and the
+    edges where the bulk does not reach past the poles, refined between grid points."""
+    d = jnp.array([1.0, -1.0])
+    out, edge = _beyond_poles(st, d)
     pmin, pmax = _poles(st)
     span = jnp.maximum(pmax - pmin, 1.0)
-
-    def f_real(x):
-        return F(st, x) - 1.0
-
-    xs = jnp.linspace(left, right, n_x + 2)[1:-1]
-
-    def height(x):
-        def fy(y):  # 1 - 1/F: smooth where F has poles (1/F ~ distance^2), so false position converges fast
-            return 1.0 - 1.0 / F(st, _lam(st, x, y))
-
-        inside = fy(0.0) >= 0
-        top = _reach(fy, 0.0, 1.0, span)
-        return jnp.where(inside, _illinois(fy, jnp.zeros(()), top), 0.0)
-
-    ys = jax.vmap(height)(xs)
-    # where the support does not reach past the outermost poles, its edges come from the grid
-    inside = ys > 0
+    xs = jnp.linspace(edge[1], edge[0], n_x + 2)[1:-1]
+    inside, ys = _ray_roots(lambda y: _inside(st, _lam(st, xs, y)), span + 0 * xs)
+    ys = jnp.where(inside, ys, 0.0)
     dx = xs[1] - xs[0]
-    x_r = jnp.max(jnp.where(inside, xs, -jnp.inf))
-    x_l = jnp.min(jnp.where(inside, xs, jnp.inf))
-    # a pole the bulk does not reach is an eigenvalue itself (a unit whose random part vanishes, e.g.
-    # sigma_z -> 0 at large alpha_z): the extreme poles bound the spectrum too
-    right = jnp.where(right_out, right, jnp.maximum(_bisect(f_real, x_r, x_r + dx, iters=40), pmax))
-    left = jnp.where(
-        left_out, left, jnp.minimum(-_bisect(lambda x: f_real(-x), -x_l, -x_l + dx, iters=40), pmin)
-    )
+    x_r = jnp.max(jnp.where(ys > 0, xs, -jnp.inf))
+    x_l = jnp.min(jnp.where(ys > 0, xs, jnp.inf))
+    grid = _refine(st, jnp.stack([x_r, x_l]), d, dx + 0 * d, jnp.stack([pmax, pmin]))
+    right, left = jnp.where(out, edge, grid)
     return Support(xs, ys, right, left, st.is_flow)
