@@ -16,6 +16,7 @@ import numpy as np
 from .errors import InputError, check_key, check_param
 from .jacobian import jacobian
 from .models.base import System
+from .models.init import normal
 from .simulate import simulate
 
 
@@ -85,7 +86,7 @@ def random_state(system: System, *, key, scale: float = 1.0) -> jax.Array:
     """A state with iid N(0, scale^2) entries."""
     if system.n_state is None:
         raise InputError("random_state needs a system with a known state size (a dynagate network)")
-    return scale * jax.random.normal(key, (system.n_state,))
+    return scale * normal(key, (system.n_state,))
 
 
 #: Defaults of :func:`relaxed_state`: 2000 steps, RK4 with dt = 0.05 for flows (100 time units).

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from ..errors import check_param
 from ..models.base import System
+from ..models.init import normal
 from ..simulate import RK4, Euler, step_function
 from .qr import _bad, _burn, _input_at, _prepare
 from .result import LyapunovResult, _result
@@ -45,7 +46,7 @@ def lyapunov_max_direct(
     check_param("lyapunov_max_direct", "d0", d0, positive=True)
     if accuracy is None:
         accuracy = 0.01 if system.is_flow else 0.005
-    v = jax.random.normal(p["k_frame"], (p["n"],))
+    v = normal(p["k_frame"], (p["n"],))
     eps = d0 * math.sqrt(p["n"])
     out = _direct_run(
         system, p["s0"], v / jnp.linalg.norm(v), eps, p["x"], p["xs"], p["dt"], p["solver"],

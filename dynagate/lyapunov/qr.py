@@ -17,6 +17,7 @@ from ..blas import limit_blas
 from ..errors import InputError, Interrupted, NonFiniteError, check_key, check_param, check_vector
 from ..limits import check_steps
 from ..models.base import System
+from ..models.init import normal
 from ..results import Status
 from ..simulate import RK4, Euler, check_inputs, step_function
 from .result import LyapunovResult, _result, _warn_precision
@@ -143,7 +144,7 @@ def lyapunov_spectrum(
     _warn_precision()
     full = bool(sum_rule) and k == n
     with limit_blas(blas_threads):
-        Q0 = jnp.linalg.qr(jax.random.normal(p["k_frame"], (n, int(k))))[0]
+        Q0 = jnp.linalg.qr(normal(p["k_frame"], (n, int(k))))[0]
         try:
             out = _qr_chunked(system, Q0, p, sum_rule=bool(sum_rule), progress=progress)
         except Interrupted as e:
@@ -221,7 +222,7 @@ def lyapunov_max(
     """
     key = check_key("lyapunov_max", key)
     p = _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks, x, xs, solver)
-    v = jax.random.normal(p["k_frame"], (p["n"], 1))
+    v = normal(p["k_frame"], (p["n"], 1))
     out = _qr_run(
         system, p["s0"], v / jnp.linalg.norm(v), p["x"], p["xs"], p["dt"], p["solver"],
         n_burn=p["n_burn"], n_frame=p["n_frame"], n_blocks=p["n_blocks"], per_block=p["per_block"],
@@ -240,7 +241,7 @@ def _prepare(system, key, state0, dt, t_burn, t_frame, t_obs, t_ortho, n_blocks,
     if state0 is None:
         if system.n_state is None:
             raise InputError("a user Map/Flow needs state0 (its dimension is not known otherwise)")
-        state0 = jax.random.normal(k_state, (system.n_state,))
+        state0 = normal(k_state, (system.n_state,))
     s0 = check_vector("state0", state0, system.n_state)
     defaults = (200.0, 200.0, 1000.0, 1.0) if flow else (500, 500, 5000, 5)
     t_burn, t_frame, t_obs, t_ortho = (
