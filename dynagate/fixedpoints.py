@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.spatial
 
-from .errors import InputError, check_key, check_param, check_size, check_vector
+from .errors import InputError, Interrupted, check_key, check_param, check_size, check_vector
 from .models.base import System
 from .results import Status, jsonable
 
@@ -46,8 +46,10 @@ class FixedPoints:
         eigenvalues: (k, n) complex eigenvalues of the Jacobian d rhs / d s, largest real part
             (flows) or modulus (maps) first.
         index: (k,) number of unstable directions; ``stable`` is index == 0.
-        n_seeds, n_converged: seeds started and seeds whose polish reached ``tol``.
+        n_seeds, n_converged: seeds searched and seeds whose polish reached ``tol``.
         is_flow: whether the system is a flow.
+        interrupted: Ctrl-C stopped the search; the points are those of the batches of seeds that
+            finished, ``n_seeds`` counts their seeds (status INTERRUPTED).
     """
 
     points: np.ndarray
@@ -57,6 +59,7 @@ class FixedPoints:
     n_seeds: int
     n_converged: int
     is_flow: bool
+    interrupted: bool = False
 
     @property
     def count(self) -> int:
@@ -72,7 +75,10 @@ class FixedPoints:
 
     @property
     def status(self) -> Status:
-        """CONVERGED if at least one seed's polish reached the tolerance, else NOT_CONVERGED."""
+        """INTERRUPTED for the finished part of a search stopped by Ctrl-C; otherwise CONVERGED if at least
+        one seed's polish reached the tolerance, else NOT_CONVERGED."""
+        if self.interrupted:
+            return Status.INTERRUPTED
         return Status.CONVERGED if self.n_converged > 0 else Status.NOT_CONVERGED
 
     def summary(self) -> dict:
@@ -279,7 +285,9 @@ def find_fixed_points(
         dedup: relative tolerance for merging converged points (default 1e-6 in float64, 3e-3 in
             float32; module doc).
         traj_steps, dt: length of the seeding trajectories (steps; RK4 step ``dt`` for flows).
-        batch: seeds per compiled batch (bounds memory).
+        batch: seeds per compiled batch (bounds memory). Ctrl-C between batches raises
+            :class:`~dynagate.errors.Interrupted` with the result of the finished batches as ``partial``
+            (status INTERRUPTED; ``None`` before the first).
     """
     if not isinstance(system, System):
         raise InputError(f"expected a dynagate system (network, Map or Flow), got {type(system).__name__}")
@@ -314,14 +322,28 @@ def find_fixed_points(
         raise InputError(
             "a user Map/Flow needs state0 or an array box (its dimension is not known otherwise)"
         )
-    seeds = _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x)
-    pts, res, steps = [], [], []
-    for i in range(0, n_seeds, batch):
-        p, r, d = _polish(system, x, seeds[i : i + batch], lr, n_descent, n_newton, tol)
-        pts.append(np.asarray(p))
-        res.append(np.asarray(r))
-        steps.append(np.asarray(d))
-    pts, res, steps = np.concatenate(pts), np.concatenate(res), np.concatenate(steps)
+    # batch by batch, so that Ctrl-C between them keeps the finished ones (the seeds are drawn first, so
+    # the batches do not change them)
+    parts = []
+    try:
+        seeds = _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x)
+        for i in range(0, n_seeds, batch):
+            p, r, d = _polish(system, x, seeds[i : i + batch], lr, n_descent, n_newton, tol)
+            parts.append((np.asarray(p), np.asarray(r), np.asarray(d)))
+    except KeyboardInterrupt:
+        done = sum(r.size for _, r, _ in parts)
+        partial = _collect(system, x, parts, n_state, tol, dedup, interrupted=True) if parts else None
+        raise Interrupted(
+            f"find_fixed_points: stopped after {len(parts)} of {-(-n_seeds // batch)} batches of seeds "
+            f"({done} of {n_seeds} seeds)",
+            partial=partial,
+        ) from None
+    return _collect(system, x, parts, n_state, tol, dedup)
+
+
+def _collect(system, x, parts, n_state, tol, dedup, interrupted=False) -> FixedPoints:
+    """The distinct fixed points, their spectra and indices from the polished batches ``parts``."""
+    pts, res, steps = (np.concatenate(v) for v in zip(*parts))
     # a root also needs a small next Newton step: where a gate saturates (a GRU with z -> 1 at large |h|)
     # |F| falls below tol far from any root, but F / F' does not
     scale_ = 1.0 + np.max(np.abs(pts), axis=1, initial=0.0)
@@ -343,9 +365,10 @@ def find_fixed_points(
         residuals=residuals[order],
         eigenvalues=eig[order],
         index=unstable.sum(axis=1)[order],
-        n_seeds=n_seeds,
+        n_seeds=int(res.size),
         n_converged=int(ok.sum()),
         is_flow=system.is_flow,
+        interrupted=interrupted,
     )
 
 

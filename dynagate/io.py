@@ -12,6 +12,7 @@ import datetime
 import functools
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,10 +91,18 @@ def _attr(v):
 
 
 def save_dataset(ds: xr.Dataset, path) -> Path:
-    """Write ``ds`` to the NetCDF file ``path`` (parent folders are created); returns the path."""
+    """Write ``ds`` to the NetCDF file ``path`` (parent folders are created); returns the path.
+
+    The file is written beside ``path`` and then renamed onto it, so a write stopped half-way (Ctrl-C, a
+    full disk) leaves the previous file whole instead of a truncated one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.to_netcdf(path, engine="scipy")
+    part = path.with_name(f".{path.name}.part")
+    try:
+        ds.to_netcdf(part, engine="scipy")
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
     return path
 
 

@@ -176,6 +176,19 @@ class Network:
         return f"N = {self.n:g}"
 
 
+def network(ens, n: int) -> Network:
+    """The sizes of a network of ``n`` units of the ensemble ``ens``, read off the shapes of a network of 8
+    units (``jax.eval_shape``: nothing is drawn or compiled)."""
+    import jax
+
+    from .models import sample
+
+    small = jax.eval_shape(lambda: sample(ens, 8, key=jax.random.PRNGKey(0)))
+    # the weight and bias arrays (the ensemble's scalar hyperparameters are leaves too, of no size)
+    weights = sum(leaf.size for leaf in jax.tree_util.tree_leaves(small) if len(leaf.shape) > 0)
+    return Network(n=n, units=small.n_state / 8, matrices=weights / 64, stages=4 if small.is_flow else 1)
+
+
 def _est(memory, memory_what, flops=0.0, time_what="", seconds=0.0) -> Estimate:
     return Estimate(BASE_MEMORY + memory, flops / RATE + seconds, memory_what, time_what)
 

@@ -23,6 +23,7 @@ class Status(enum.StrEnum):
     NO_CHAOS = "no_chaos"
     TOO_SHORT = "too_short"
     ILL_CONDITIONED = "ill_conditioned"
+    INTERRUPTED = "interrupted"
 
     @property
     def meaning(self) -> str:
@@ -41,6 +42,7 @@ _MEANING = {
     Status.NO_CHAOS: "no chaotic solution: the state is a stable fixed point",
     Status.TOO_SHORT: "the run was too short for the requested accuracy: some standard errors exceed it",
     Status.ILL_CONDITIONED: "the tangent frame lost accuracy: the smallest exponents are unreliable",
+    Status.INTERRUPTED: "stopped by Ctrl-C: the result holds the finished part of the work, and says which",
 }
 
 

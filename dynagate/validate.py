@@ -359,29 +359,95 @@ CHECKS: dict[str, Callable] = {
 }
 
 
-def run_checks(out, *, quick: bool = False, only=None, progress: Callable | None = None) -> list[Check]:
-    """Run the checks (``only``: a list of names) writing figures under ``out``; returns the rows."""
+def estimate(quick: bool, names):
+    """The memory of the checks ``names`` at their scale (a :class:`dynagate.limits.Estimate`, from the
+    networks, grids and solvers each one runs; the largest counts). Its time, at the limits' conservative
+    1e9 flop/s, is far above the run time of these large networks (the full gated_slowing sets, 1.5 h each
+    on 2 cores, come out at 34 h), so the command checks the memory alone."""
+    from . import limits
+    from .models import GRU, LSTM, GatedRNN, VanillaRNN
+    from .phase.theory import THEORY_SPEC
+
+    q, net, pd, per_point = quick, limits.network, limits.phase_diagram, len(THEORY_SPEC)
+    times = lambda k, e: dataclasses.replace(e, time=k * e.time)  # noqa: E731  (k of them, one by one)
+
+    def runs(k, ens, n, steps, saved, spectra=0):
+        """k networks, each run ``steps`` keeping ``saved`` states, then by QR; ``spectra`` eigenproblems."""
+        one = limits.simulation(net(ens, n), steps, saved) + limits.lyapunov(net(ens, n), 1, steps, 1, False)
+        if spectra:
+            one = one + times(spectra, limits.spectrum(net(ens, n), 0))
+        return times(k, one)
+
+    seeds, maps = (4, (1, 2, 1000)) if q else (6, (6, 18, 2000))  # maps: sets, networks, N (the largest)
+    costs = {
+        "jacobians": lambda: limits.spectrum(net(GatedRNN(), 24 if q else 96), 0),
+        "lorenz": lambda: limits.lyapunov(limits.Network(3, 1, 1, 4), 3, 60000 if q else 210000, 10, True),
+        "scs_dmft": lambda: limits.Estimate(limits.BASE_MEMORY, limits.DMFT_POINT, "", "one DMFT solve"),
+        "scs_lambda": lambda: limits.lyapunov(net(VanillaRNN(), 1000), 1, 10000 if q else 16000, 10, False),
+        "rmt_fixed_point": lambda: limits.spectrum(net(GatedRNN(alpha_r=2.0), 300 if q else 1000), 4000),
+        "static_onset": lambda: pd(3, 6, per_point, theory=True, dmft_layer=False),
+        "zero_fp_decay": lambda: pd(2, 2, per_point + 16, theory=True, dmft_layer=False,
+                                    sim=(net(GatedRNN(), 100 if q else 400), 2, 600, False)),
+        "bistable": lambda: pd(2, 2, per_point + 8 * seeds, theory=True, dmft_layer=True,
+                               sim=(net(GatedRNN(alpha_r=10.0), 150 if q else 400), seeds, 3000, False)),
+        "complexity": lambda: limits.complexity(3, 240),
+        "gated_slowing": lambda: times(2 if q else 20, limits.dmft(500))
+        + runs(4 if q else 60, GatedRNN(), 1000, 52000, 8000, 0 if q else 2),
+        "gru_dmft": lambda: times(maps[0], limits.dmft(1000)) + runs(maps[1], GRU(), maps[2], 7000, 6000),
+        "lstm_dmft": lambda: times(maps[0], limits.dmft(1000)) + runs(maps[1], LSTM(), maps[2], 7000, 6000),
+    }  # fmt: skip
+    total = costs[names[0]]()
+    for name in names[1:]:
+        total = total + costs[name]()
+    return total
+
+
+def check_names(only=None) -> list[str]:
+    """The checks to run: all of :data:`CHECKS`, or ``only`` (a list of names), each one checked."""
     from .errors import InputError
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     names = list(CHECKS) if only is None else list(only)
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
         raise InputError(f"unknown check {unknown[0]!r}; checks: {', '.join(CHECKS)}")
+    return names
+
+
+def run_checks(out, *, quick: bool = False, only=None, progress: Callable | None = None,
+               finished: Callable | None = None) -> list[Check]:  # fmt: skip
+    """Run the checks (``only``: a list of names) writing figures under ``out``; returns the rows.
+
+    ``progress(name)`` is called before each check, ``finished(rows)`` after each with the rows so far.
+    Ctrl-C raises :class:`~dynagate.errors.Interrupted` with the rows of the finished checks as ``partial``.
+    """
+    from .errors import Interrupted
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = check_names(only)
     rows = []
     for name in names:
-        if progress is not None:
-            progress(name)
-        t0 = time.perf_counter()
-        row = CHECKS[name](quick, out)
-        row.seconds = time.perf_counter() - t0
-        rows.append(row)
+        try:
+            if progress is not None:
+                progress(name)
+            t0 = time.perf_counter()
+            row = CHECKS[name](quick, out)
+            row.seconds = time.perf_counter() - t0
+            rows.append(row)
+            if finished is not None:
+                finished(list(rows))
+        except KeyboardInterrupt:
+            at = f"at {names[len(rows)]}" if len(rows) < len(names) else "at the end"
+            raise Interrupted(f"validate: stopped {at}, after {len(rows)} of {len(names)} checks",
+                              partial=rows) from None  # fmt: skip
     return rows
 
 
-def write_report(rows: list[Check], out, *, quick: bool) -> Path:
-    """``report.md`` under ``out``: the pass/fail table, the numbers, and links to the figures."""
+def write_report(rows: list[Check], out, *, quick: bool, not_run=()) -> Path:
+    """``report.md`` under ``out``: the pass/fail table, the numbers, and links to the figures. ``not_run``:
+    the checks a Ctrl-C left out (the report says it is incomplete and lists them)."""
+    import os
+
     from .io import provenance
 
     out = Path(out)
@@ -392,6 +458,11 @@ def write_report(rows: list[Check], out, *, quick: bool) -> Path:
         f"Scale: {'quick' if quick else 'full'}. dynagate {prov['dynagate_version']}, "
         f"JAX {prov['jax_version']} ({prov['backend']}, {prov['dtype']}). "
         f"{sum(r.passed for r in rows)} of {len(rows)} checks passed.",
+    ]
+    if not_run:
+        lines += ["", f"**Incomplete**: interrupted (Ctrl-C) after {len(rows)} of {len(rows) + len(not_run)} "
+                      f"checks; not run: {', '.join(not_run)}."]  # fmt: skip
+    lines += [
         "",
         "| check | claim | expected | measured | tolerance | result | time (s) |",
         "|---|---|---|---|---|---|---|",
@@ -400,10 +471,13 @@ def write_report(rows: list[Check], out, *, quick: bool) -> Path:
         cells = [r.name, r.claim, r.expected, r.measured, r.tolerance, "pass" if r.passed else "**FAIL**",
                  f"{r.seconds:.1f}"]  # fmt: skip
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    lines += [f"| {name} | | | | | not run | |" for name in not_run]
     figures = [r for r in rows if r.figure]
     if figures:
         lines += ["", "## Figures", ""]
         lines += [f"![{r.name}]({r.figure})" for r in figures]
     path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
+    part = out / ".report.md.part"  # written whole, then renamed: a stopped write leaves the last report
+    part.write_text("\n".join(lines) + "\n")
+    os.replace(part, path)
     return path

@@ -5,7 +5,6 @@ Every case here stops before any numerical work (or runs a few tiny steps), so t
 
 import math
 import os
-import sys
 import types
 
 import jax
@@ -15,12 +14,10 @@ import pytest
 import dynagate as dg
 from dynagate import phase
 from dynagate.cli import main
-from dynagate.errors import InputError, Interrupted, NonFiniteError
+from dynagate.errors import InputError, NonFiniteError
 from dynagate.fixedpoints import _dedup, find_fixed_points, tolerances
-from dynagate.io import load_dataset
 from dynagate.models.base import MAX_PARAM
 from dynagate.phase import diagram, regions
-from dynagate.phase.theory import THEORY_SPEC
 
 KEY = jax.random.PRNGKey(0)
 
@@ -259,185 +256,3 @@ def test_axis_errors_name_their_flag(axes, flag, message, tmp_path, capfd):
     assert main(["phase-diagram", "gated", *axes, "--out", str(tmp_path)]) == 2
     line = one_line_error(capfd, flag, message)
     assert "--param" not in line
-
-
-# ------------------------------------------------------------------------------------------- Ctrl-C
-
-
-class StopAfter:
-    """A progress hook that presses Ctrl-C at the first report of ``blocks`` finished observation blocks
-    (10 re-orthonormalisations each); ``blocks_done`` is what was finished then (a chunk can end later)."""
-
-    def __init__(self, blocks):
-        self.blocks, self.blocks_done = blocks, None
-
-    def __call__(self, stage, done, total):
-        if stage == "observation" and done >= self.blocks * 10:
-            self.blocks_done = done // 10
-            raise KeyboardInterrupt
-
-
-def ctrl_c_in(stage):
-    def progress(at, done, total):
-        if at == stage:
-            raise KeyboardInterrupt
-
-    return progress
-
-
-# a small chaotic map (vanilla Euler map, g = 3, N = 12): 20 blocks of 10 re-orthonormalisations of 5 steps
-MAP = {"t_burn": 50, "t_frame": 50, "t_obs": 1000, "t_ortho": 5}
-MAP_NET = dg.sample(dg.VanillaRNN(g=3.0, delta=0.5), 12, key=KEY)
-
-
-def test_interrupted_lyapunov_spectrum_keeps_the_finished_blocks():
-    full = dg.lyapunov_spectrum(MAP_NET, key=KEY, k=3, **MAP)
-    stop = StopAfter(7)
-    with pytest.raises(Interrupted) as e:
-        dg.lyapunov_spectrum(MAP_NET, key=KEY, k=3, **MAP, progress=stop)
-    b = stop.blocks_done
-    assert (
-        str(e.value)
-        == f"lyapunov_spectrum: stopped after {b} of 20 observation blocks (t_obs = {50 * b} of 1000)"
-    )
-    part = e.value.partial
-    # a block's exponents do not depend on where the run stopped or how it was chunked: the first blocks of
-    # the whole run, to the last bit (the same operations in the same order)
-    order = np.argsort(-full.blocks[:b].mean(0), kind="stable")
-    np.testing.assert_array_equal(part.blocks, full.blocks[:b][:, order])
-    assert part.t_obs == 50 * b and part.status == "too_short"
-    assert part.message.startswith(f"stopped after {b} of 20")
-    with pytest.raises(Interrupted, match="before two of the 20 observation blocks") as e:
-        dg.lyapunov_spectrum(MAP_NET, key=KEY, k=3, **MAP, progress=ctrl_c_in("frame"))
-    assert e.value.partial is None
-
-
-def test_chunked_spectrum_matches_the_single_compiled_run():
-    # lyapunov_spectrum runs in timed chunks, lyapunov_max in one compiled scan: with k = 1 both carry the
-    # same vector (the QR of one column is its normalisation, up to sign) through the same steps
-    times = MAP | {"t_obs": 200}
-    chunked = dg.lyapunov_spectrum(MAP_NET, key=KEY, k=1, **times)
-    state0 = jax.random.normal(jax.random.split(KEY)[0], (MAP_NET.n_state,))  # lyapunov_spectrum's default
-    single = dg.lyapunov.lyapunov_max(MAP_NET, state0, key=KEY, **times)
-    np.testing.assert_allclose(chunked.blocks[:, 0], np.asarray(single.blocks), rtol=1e-12, atol=1e-14)
-
-
-def test_cli_lyapunov_ctrl_c_saves_the_finished_blocks(tmp_path, capfd, monkeypatch):
-    import dynagate.lyapunov
-
-    original, stop = dynagate.lyapunov.lyapunov_spectrum, StopAfter(4)
-    monkeypatch.setattr(
-        dynagate.lyapunov, "lyapunov_spectrum", lambda *a, **k: original(*a, **k | {"progress": stop})
-    )
-    argv = ["lyapunov", "vanilla", "--set", "g=3", "--set", "delta=0.5", "--n", "12", "--k", "3", "--t-obs",
-            "1000", "--t-burn", "50", "--t-frame", "50", "--out", str(tmp_path)]  # fmt: skip
-    assert main(argv) == 130
-    out, err = capfd.readouterr()
-    b, nc = stop.blocks_done, tmp_path / "lyapunov.nc"
-    assert out == "" and err == (
-        f"dynagate: interrupted: stopped after {b} of 20 observation blocks (t_obs = {50 * b} of 1000); the "
-        f"exponents of those blocks are saved in {nc} (status too_short); a run cannot be resumed: run the "
-        "command again for the whole observation\n"
-    )
-    ds = load_dataset(nc)
-    assert ds.sizes["block"] == b and ds.attrs["interrupted"] == "true" and ds.attrs["t_obs"] == 50.0 * b
-    assert not (tmp_path / "lyapunov.png").exists()  # the data alone, at once
-
-
-def test_cli_phase_diagram_ctrl_c_is_one_line_and_resumes(tmp_path, capfd, monkeypatch):
-    calls = []
-
-    def fake_theory(ensemble, **kwargs):  # the sweep is under test, not the theory
-        return {k: np.asarray(ensemble.g, dt) for k, (_, dt) in THEORY_SPEC.items()}
-
-    def interrupted(self, indices):
-        if len(calls) == 1:
-            raise KeyboardInterrupt  # Ctrl-C during the second chunk
-        calls.append([int(i) for i in indices])
-        return original(self, indices)
-
-    monkeypatch.setattr(diagram, "theory_point", fake_theory)
-    original = diagram._Task.__call__
-    monkeypatch.setattr(diagram._Task, "__call__", interrupted)
-    argv = [*PD, "--chunk", "2", "--out", str(tmp_path), "--json"]
-    assert main(argv) == 130
-    out, err = capfd.readouterr()
-    store = tmp_path / "phase_diagram.zarr"
-    assert out == "" and err == (f"dynagate: interrupted: phase diagram: 1 of 2 chunks are kept in {store}; "
-                                 "run the same command to resume\n")  # fmt: skip
-    calls.clear()
-    monkeypatch.setattr(
-        diagram._Task,
-        "__call__",
-        lambda self, idx: calls.append([int(i) for i in idx]) or original(self, idx),
-    )
-    assert main(argv) == 0
-    assert calls == [[2, 3]]  # the second chunk only, on resuming
-
-
-def interrupt(argv, tmp_path, ready: bytes, after: float = 0.0):
-    """Run ``dynagate ARGV`` with stderr on a terminal (so the progress line shows), press Ctrl-C once
-    ``ready`` has appeared there (then ``after`` seconds more); returns (exit code, the lines of stderr
-    after the progress line). A pseudo-terminal: the program sees what a person at a terminal sees."""
-    import fcntl
-    import pty
-    import re
-    import select
-    import signal
-    import struct
-    import subprocess
-    import termios
-    import time
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))  # tqdm needs a width
-    exe = [sys.executable, "-c", "import sys; from dynagate.cli import main; sys.exit(main())"]
-    proc = subprocess.Popen([*exe, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                            cwd=tmp_path)  # fmt: skip
-    os.close(slave)
-    buf, seen = b"", None
-    try:
-        while True:
-            if select.select([master], [], [], 0.05)[0]:
-                try:
-                    data = os.read(master, 4096)
-                except OSError:  # the program has ended
-                    break
-                buf += data
-            if seen is None and re.search(ready, buf):
-                seen = time.monotonic()
-            if seen is not None and time.monotonic() - seen >= after and proc.returncode is None:
-                proc.send_signal(signal.SIGINT)
-                proc.returncode = proc.wait(timeout=30)
-            if proc.poll() is not None and not select.select([master], [], [], 0.05)[0]:
-                break
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-    lines = [t.strip() for t in buf.decode(errors="replace").replace("\r", "\n").split("\n")]
-    return proc.returncode, [t for t in lines if t.startswith("dynagate:")], proc.stdout.read()
-
-
-@pytest.mark.slow
-def test_ctrl_c_in_lyapunov_saves_the_finished_blocks_and_exits_130(tmp_path):
-    # the issue's case at a smaller size: Ctrl-C during the observation (20 blocks), once 15% is done
-    argv = ["lyapunov", "vanilla", "--set", "g=2", "--n", "20", "--t-obs", "20000", "--out", "out"]
-    code, lines, stdout = interrupt(argv, tmp_path, rb"observation 1[5-9]%")
-    assert code == 130 and stdout == b"" and len(lines) == 1, lines
-    assert lines[0].startswith("dynagate: interrupted: stopped after ")
-    assert "of 20 observation blocks" in lines[0] and "saved in out/lyapunov.nc" in lines[0]
-    ds = load_dataset(tmp_path / "out" / "lyapunov.nc")
-    assert ds.attrs["interrupted"] == "true" and 3 <= ds.sizes["block"] < 20
-    assert ds.attrs["t_obs"] == 1000.0 * ds.sizes["block"]
-
-
-@pytest.mark.slow
-def test_ctrl_c_inside_one_long_compiled_call_still_exits_130(tmp_path):
-    # the eigenvalues of a 4500 x 4500 Jacobian are one LAPACK call of a minute on two cores: Python does
-    # not run until it returns, so the process ends without it (after GRACE), saying nothing was saved
-    argv = ["spectrum", "gated", "--n", "1500", "--state", "zero", "--out", "out"]
-    code, lines, stdout = interrupt(argv, tmp_path, rb"$", after=20.0)
-    assert code == 130 and stdout == b"" and len(lines) == 1, lines
-    assert lines[0] == "dynagate: interrupted (inside a compiled step): nothing was saved"
-    assert not (tmp_path / "out" / "spectrum.nc").exists()

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     from ..errors import DynagateError
 
+    _interrupt.keep(None)  # nothing is kept yet (a command sets what it has saved as it goes)
     # the program itself (argv from the command line) has Ctrl-C watched: exit 130 within about a second
     with _interrupt.watched() if argv is None else contextlib.nullcontext():
         try:

@@ -57,13 +57,15 @@ def check_out(out) -> None:
 def save(args, name: str, fig, ds, result: dict):
     """Write ``fig`` as NAME.png and ``ds`` as NAME.nc under --out, list them in ``result["files"]``.
     The figure is a bare ``matplotlib.figure.Figure`` (not registered with pyplot: nothing to close);
-    ``fig=None`` writes the data alone (png is then None)."""
+    ``fig=None`` writes the data alone (png is then None) and removes an earlier run's NAME.png, which would
+    not show this data."""
     from ..io import save_dataset
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     png, nc = out / f"{name}.png", out / f"{name}.nc"
     if fig is None:
+        png.unlink(missing_ok=True)
         png = None
     else:
         fig.savefig(png, dpi=150)
@@ -195,19 +197,12 @@ def check_limits(args, estimate) -> None:
 
 
 def network_sizes(ens, n: int, command: str):
-    """The sizes of a network of ``n`` units of ``ens`` for the estimates (:class:`dynagate.limits.Network`),
-    read off the shapes of a network of 8 units (``jax.eval_shape``: nothing is drawn or compiled)."""
-    import jax
-
+    """The sizes of a network of ``n`` units of ``ens`` for the estimates (:func:`dynagate.limits.network`),
+    after checking ``--n``."""
     from ..errors import check_size
-    from ..limits import Network
-    from ..models import sample
+    from ..limits import network
 
-    n = check_size(command, "--n", n)
-    small = jax.eval_shape(lambda: sample(ens, 8, key=jax.random.PRNGKey(0)))
-    # the weight and bias arrays (the ensemble's scalar hyperparameters are leaves too, of no size)
-    weights = sum(leaf.size for leaf in jax.tree_util.tree_leaves(small) if len(leaf.shape) > 0)
-    return Network(n=n, units=small.n_state / 8, matrices=weights / 64, stages=4 if small.is_flow else 1)
+    return network(ens, check_size(command, "--n", n))
 
 
 def network_from(args):

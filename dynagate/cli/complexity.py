@@ -3,6 +3,7 @@ with ``--count-sizes`` against fixed points counted in sampled networks."""
 
 from __future__ import annotations
 
+from . import _interrupt
 from ._common import (
     MODEL_NAMES,
     SET_HELP,
@@ -77,18 +78,16 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     import math
+    import time
 
     import matplotlib
-    import numpy as np
 
     matplotlib.use("Agg")
     import jax
-    import xarray as xr
     from matplotlib.figure import Figure
 
-    from ..errors import InputError, check_size
+    from ..errors import InputError, Interrupted, check_size
     from ..fixedpoints import count_fixed_points
-    from ..io import provenance
     from ..kacrice import complexity
     from ..plotting import plot_complexity
 
@@ -107,69 +106,41 @@ def run(args) -> int:
     _check_limits(args, base, values.size, grid, sizes)
     ensembles = [base.replace(**{name: float(v)}) for v in values]  # checks every value first
 
+    # value by value; the finished values are saved as they come (the data alone, status interrupted until
+    # the end), so that Ctrl-C inside a long compiled step, which ends the process, keeps them too; at most
+    # a tenth of the time goes to saving (a long grid is saved less often than every value)
     results, counts = [], []
-    for i, (v, ens) in enumerate(zip(values, ensembles)):
-        step = f"({i + 1}/{values.size}) at {name} = {v:g}"
-        with busy(f"complexity {step}", enabled=not args.json):
-            results.append(complexity(ens, **grid))
-        if sizes is not None:
-            with busy(f"counting fixed points {step}", enabled=not args.json):
-                counts.append(count_fixed_points(ens, sizes, key=jax.random.PRNGKey(args.seed),
-                                                 n_networks=args.networks, **search))  # fmt: skip
+    saved_at, saving = -math.inf, 0.0
+    try:
+        for i, (v, ens) in enumerate(zip(values, ensembles)):
+            step = f"({i + 1}/{values.size}) at {name} = {v:g}"
+            with busy(f"complexity {step}", enabled=not args.json):
+                c = complexity(ens, **grid)
+            if sizes is not None:
+                with busy(f"counting fixed points {step}", enabled=not args.json):
+                    counts.append(count_fixed_points(ens, sizes, key=jax.random.PRNGKey(args.seed),
+                                                     n_networks=args.networks, **search))  # fmt: skip
+            results.append(c)
+            if len(results) < values.size and time.monotonic() - saved_at >= 10 * saving:
+                t0 = time.monotonic()
+                ds, result = _dataset(args, base, name, values, results, counts, sizes, grid)
+                _, nc = save(args, "complexity", None, ds, result)
+                _interrupt.keep(_kept(name, values, len(results), nc))
+                saved_at = time.monotonic()
+                saving = saved_at - t0
+    except KeyboardInterrupt:
+        if not results:
+            raise Interrupted(f"complexity: stopped at the first of {values.size} values of {name}; nothing "
+                              "was saved; run the command again") from None  # fmt: skip
+        ds, result = _dataset(args, base, name, values, results, counts[: len(results)], sizes, grid)
+        _, nc = save(args, "complexity", None, ds, result)
+        if args.json:
+            print_json(result)
+        raise Interrupted(_kept(name, values, len(results), nc)) from None
 
-    finite = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731  (JSON has no NaN)
-    sigma = [c.sigma for c in results]
-    gaussian = [c.gaussian for c in results]
-    converged = [bool(c.converged) for c in results]
-    result = {
-        "model": args.model,
-        "param": name,
-        "values": values.tolist(),
-        "sigma": sigma,
-        "gaussian": gaussian,
-        "converged": converged,
-        "units": "per unit (E[#fixed points] ~ exp(N Sigma))",
-        "parameters": {**base.params(), name: values.tolist()},
-    }
-    data = {
-        "sigma": ("value", sigma, {"long_name": "annealed complexity Σ", "units": "per unit"}),
-        "gaussian": ("value", gaussian, {"long_name": "best Gaussian site law (lower bound)",
-                                         "units": "per unit"}),
-        "functional": ("value", [c.functional for c in results], {"long_name": "functional at the optimum"}),
-        "kl": ("value", [c.kl for c in results], {"long_name": "KL(ρ || reference) at the optimum"}),
-        "log_det": ("value", [c.log_det for c in results], {"long_name": "log-determinant term L"}),
-        "q": ("value", [c.q for c in results], {"long_name": "<φ(h)^2> under the optimal ρ"}),
-        "converged": ("value", np.array(converged, np.int8), {"long_name": "optimisation converged (1/0)"}),
-    }  # fmt: skip
-    coords = {"value": ("value", values, {"long_name": name})}
-    extra = {"messages": [c.message for c in results], **grid}
-    rate = rate_se = None
-    if sizes is not None:
-        rate = [finite(c["rate"]) for c in counts]
-        rate_se = [finite(c["rate_stderr"]) for c in counts]
-        result |= {"rate": rate, "rate_stderr": rate_se, "count_sizes": sizes, "networks": args.networks,
-                   "seeds": args.seeds, "scale": args.scale, "seed": args.seed,
-                   "mean_count": [c["mean"].tolist() for c in counts],
-                   "count_failure_rate": [c["failure_rate"].tolist() for c in counts]}  # fmt: skip
-        nan = lambda xs: [math.nan if x is None else x for x in xs]  # noqa: E731
-        data |= {
-            "rate": ("value", nan(rate), {"long_name": "growth rate of log(mean count) in N",
-                                          "units": "per unit"}),
-            "rate_stderr": ("value", nan(rate_se), {"long_name": "standard error of the growth rate"}),
-            "mean_count": (("value", "size"), [c["mean"] for c in counts],
-                           {"long_name": "mean number of fixed points found"}),
-            "count_stderr": (("value", "size"), [c["stderr"] for c in counts],
-                             {"long_name": "standard error of the mean count"}),
-            "count_failure_rate": (("value", "size"), [c["failure_rate"] for c in counts],
-                                   {"long_name": "fraction of seeds that did not converge"}),
-        }  # fmt: skip
-        coords["size"] = ("size", np.asarray(sizes, np.int32), {"long_name": "network size N"})
-        extra |= {"networks": args.networks, "seeds": args.seeds, "scale": args.scale, "seed": args.seed}
-    ds = xr.Dataset(data, coords=coords, attrs=provenance(
-        command="complexity", model=args.model, ensemble=cls.__name__, param=name,
-        parameters=result["parameters"], **extra,
-    ))  # fmt: skip
-
+    ds, result = _dataset(args, base, name, values, results, counts, sizes, grid)
+    sigma, gaussian, converged = result["sigma"], result["gaussian"], result["converged"]
+    rate, rate_se = result.get("rate"), result.get("rate_stderr")
     fig = Figure(figsize=(6.5, 4.8), layout="constrained")
     plot_complexity(name, values, sigma, gaussian, converged=converged, rate=rate, rate_stderr=rate_se,
                     ax=fig.subplots(), title=cls.__name__ + sets_text(args))  # fmt: skip
@@ -189,6 +160,94 @@ def run(args) -> int:
             print(row + ("" if converged[i] else "  (not converged)"))
         print(f"  wrote {png} and {nc}")
     return 0
+
+
+def _kept(name: str, values, done: int, nc) -> str:
+    """The Ctrl-C line once ``done`` of the values are saved in ``nc``: where, and the --param of the rest
+    (the values not done are the last ones, an evenly spaced grid of their own)."""
+    rest = f"{name}={float(values[done])!r}:{float(values[-1])!r}:{values.size - done}"
+    return (f"complexity: {done} of {values.size} values of {name} finished, saved in {nc} (status "
+            f"interrupted; the others NaN, done = 0); for the others, run the same command with --param "
+            f"{rest} and another --out")  # fmt: skip
+
+
+def _dataset(args, base, name: str, values, results: list, counts: list, sizes, grid: dict):
+    """The dataset and the --json object of the finished values: ``results`` (and ``counts``) for the first
+    values, NaN (null in JSON) for the others, which ``done`` marks (status interrupted)."""
+    import math
+
+    import numpy as np
+    import xarray as xr
+
+    from ..io import provenance
+    from ..results import Status
+
+    n, k = values.size, len(results)
+    finite = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731  (JSON has no NaN)
+    pad = lambda xs: list(xs) + [math.nan] * (n - k)  # noqa: E731
+    sigma, gaussian = pad(c.sigma for c in results), pad(c.gaussian for c in results)
+    converged = [bool(c.converged) for c in results] + [False] * (n - k)
+    done = [True] * k + [False] * (n - k)
+    if k < n:
+        status = Status.INTERRUPTED
+    else:
+        status = Status.CONVERGED if all(converged) else Status.NOT_CONVERGED
+    result = {
+        "model": args.model,
+        "param": name,
+        "values": values.tolist(),
+        "sigma": sigma,
+        "gaussian": gaussian,
+        "converged": converged,
+        "done": done,
+        "status": status,
+        "units": "per unit (E[#fixed points] ~ exp(N Sigma))",
+        "parameters": {**base.params(), name: values.tolist()},
+    }
+    data = {
+        "sigma": ("value", sigma, {"long_name": "annealed complexity Σ", "units": "per unit"}),
+        "gaussian": ("value", gaussian, {"long_name": "best Gaussian site law (lower bound)",
+                                         "units": "per unit"}),
+        "functional": ("value", pad(c.functional for c in results),
+                       {"long_name": "functional at the optimum"}),
+        "kl": ("value", pad(c.kl for c in results), {"long_name": "KL(ρ || reference) at the optimum"}),
+        "log_det": ("value", pad(c.log_det for c in results), {"long_name": "log-determinant term L"}),
+        "q": ("value", pad(c.q for c in results), {"long_name": "<φ(h)^2> under the optimal ρ"}),
+        "converged": ("value", np.array(converged, np.int8), {"long_name": "optimisation converged (1/0)"}),
+        "done": ("value", np.array(done, np.int8),
+                 {"long_name": "computed (1), or not reached before Ctrl-C (0: the values are NaN)"}),
+    }  # fmt: skip
+    coords = {"value": ("value", values, {"long_name": name})}
+    messages = [c.message for c in results] + ["not computed: interrupted"] * (n - k)
+    extra = {"messages": messages, "status": status.value, "interrupted": k < n, "values_done": k, **grid}
+    if sizes is not None:
+        blank = np.full(len(sizes), math.nan)
+        rows = lambda key: [c[key] for c in counts] + [blank] * (n - k)  # noqa: E731
+        rate = [finite(c["rate"]) for c in counts] + [None] * (n - k)
+        rate_se = [finite(c["rate_stderr"]) for c in counts] + [None] * (n - k)
+        result |= {"rate": rate, "rate_stderr": rate_se, "count_sizes": sizes, "networks": args.networks,
+                   "seeds": args.seeds, "scale": args.scale, "seed": args.seed,
+                   "mean_count": [r.tolist() for r in rows("mean")],
+                   "count_failure_rate": [r.tolist() for r in rows("failure_rate")]}  # fmt: skip
+        nan = lambda xs: [math.nan if x is None else x for x in xs]  # noqa: E731
+        data |= {
+            "rate": ("value", nan(rate), {"long_name": "growth rate of log(mean count) in N",
+                                          "units": "per unit"}),
+            "rate_stderr": ("value", nan(rate_se), {"long_name": "standard error of the growth rate"}),
+            "mean_count": (("value", "size"), rows("mean"),
+                           {"long_name": "mean number of fixed points found"}),
+            "count_stderr": (("value", "size"), rows("stderr"),
+                             {"long_name": "standard error of the mean count"}),
+            "count_failure_rate": (("value", "size"), rows("failure_rate"),
+                                   {"long_name": "fraction of seeds that did not converge"}),
+        }  # fmt: skip
+        coords["size"] = ("size", np.asarray(sizes, np.int32), {"long_name": "network size N"})
+        extra |= {"networks": args.networks, "seeds": args.seeds, "scale": args.scale, "seed": args.seed}
+    ds = xr.Dataset(data, coords=coords, attrs=provenance(
+        command="complexity", model=args.model, ensemble=type(base).__name__, param=name,
+        parameters=result["parameters"], **extra,
+    ))  # fmt: skip
+    return ds, result
 
 
 def _sizes(text: str) -> list[int]:

@@ -3,6 +3,7 @@ simulated network."""
 
 from __future__ import annotations
 
+from . import _interrupt
 from ._common import (
     busy,
     check_limits,
@@ -59,7 +60,7 @@ def run(args) -> int:
     from matplotlib.figure import Figure
 
     from ..chaos import autocorrelation_gap
-    from ..errors import check_param, check_size
+    from ..errors import Interrupted, check_param, check_size
     from ..io import provenance
     from ..meanfield import dmft
     from ..meanfield.dmft import SCS, Closed, MonteCarlo, default_solver
@@ -86,8 +87,15 @@ def run(args) -> int:
             solver = dataclasses.replace(solver, options=MapOptions(n_samples=args.samples))
         elif args.samples is not None:
             solver = MonteCarlo(Options(n_samples=args.samples))
+    nothing = ("nothing was saved (the DMFT solve is one iteration loop, with no partial result); run the "
+               "command again")  # fmt: skip
+    _interrupt.keep(nothing)
     with busy(f"solving the DMFT of {args.model}", enabled=not args.json):
-        res = dmft(ens, solver=solver, key=jax.random.fold_in(ks, 1))
+        try:
+            res = dmft(ens, solver=solver, key=jax.random.fold_in(ks, 1))
+        except KeyboardInterrupt:
+            raise Interrupted(nothing) from None
+    _interrupt.keep(None)
     units = "per unit time (τ_h = 1)" if net.is_flow else "per step"
     result = {"model": args.model, **res.summary(), "units": units, "parameters": ens.params()}
     data = {
@@ -98,28 +106,45 @@ def run(args) -> int:
     if "c_h" in res.stderr:
         se = res.stderr["c_h"][: res.tau.size]
         data["c_h_stderr"] = ("tau", se, {"long_name": "standard error of C_h"})
+    lag_units = "time units τ_h" if net.is_flow else "steps"
+    coords = {"tau": ("tau", res.tau, {"units": lag_units})}
+    options = getattr(solver, "options", None)  # the solver and its options, with the seed, repeat the run
+    options = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else None
+
+    def dataset(result, interrupted: bool):
+        stopped = {"simulation": "did not finish (Ctrl-C): the DMFT solution alone"} if interrupted else {}
+        return xr.Dataset(data, coords=coords, attrs=provenance(
+            command="dmft", model=args.model, ensemble=type(ens).__name__, parameters=result["parameters"],
+            seed=args.seed, solver=repr(solver), solver_options=options, interrupted=interrupted, **stopped,
+            **{k: v for k, v in result.items() if k not in ("model", "parameters", "seed", "interrupted")},
+        ))  # fmt: skip
+
     simulated = None
     if args.simulate:
+        # the DMFT solution is saved first (the data alone, marked interrupted until the comparison is
+        # written): Ctrl-C during the simulation, even inside a long compiled step, keeps it
+        kept = result | {"interrupted": True}
+        _, nc = save(args, "dmft", None, dataset(result, True), kept)
+        line = (f"the DMFT solution is saved in {nc}, without the simulated network (marked "
+                "interrupted); run the command again for the comparison, or without --simulate for the "
+                "DMFT alone")  # fmt: skip
+        _interrupt.keep(line)
         ks1, ks2 = jax.random.split(ks)
         with busy(f"simulating {args.model}, N = {args.n}", enabled=not args.json):
-            s0 = relaxed_state(net, key=ks1, steps=4000, dt=0.05 if net.is_flow else None)
-            simulated = autocorrelation(net, s0, t_obs=args.t_sim)
+            try:
+                s0 = relaxed_state(net, key=ks1, steps=4000, dt=0.05 if net.is_flow else None)
+                simulated = autocorrelation(net, s0, t_obs=args.t_sim)
+            except KeyboardInterrupt:
+                if args.json:
+                    print_json(kept)
+                raise Interrupted(line) from None
         lags, c_sim = simulated
         rms = autocorrelation_gap(res, lags, c_sim)
         result |= {"simulated_delta0": float(c_sim[0]), "rms_gap": rms, "n": args.n, "seed": args.seed,
                    "t_sim": args.t_sim}  # fmt: skip
         data["c_h_simulated"] = ("lag", c_sim, {"long_name": f"simulated C_h(τ), N = {args.n}"})
-    lag_units = "time units τ_h" if net.is_flow else "steps"
-    coords = {"tau": ("tau", res.tau, {"units": lag_units})}
-    if simulated is not None:
-        coords["lag"] = ("lag", simulated[0], {"units": lag_units})
-    options = getattr(solver, "options", None)  # the solver and its options, with the seed, repeat the run
-    options = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else None
-    ds = xr.Dataset(data, coords=coords, attrs=provenance(
-        command="dmft", model=args.model, ensemble=type(ens).__name__, parameters=result["parameters"],
-        seed=args.seed, solver=repr(solver), solver_options=options,
-        **{k: v for k, v in result.items() if k not in ("model", "parameters", "seed")},
-    ))  # fmt: skip
+        coords["lag"] = ("lag", lags, {"units": lag_units})
+    ds = dataset(result, False)
 
     fig = Figure(figsize=(7.0, 4.8), layout="constrained")
     plot_dmft(res, simulated, ax=fig.subplots())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _interrupt
 from ._common import (
     busy,
     check_limits,
@@ -16,6 +17,16 @@ from ._common import (
     seed_args,
     sets_text,
 )
+
+#: Seeds per batch of the search: Ctrl-C keeps the fixed points of the finished batches. Batches change
+#: neither the seeds (drawn first) nor the points found (the same counts; coordinates equal to a few 1e-16,
+#: the rounding of other padded shapes), and cost about nothing: a cold run of the default 512 seeds took
+#: as long as one batch (N = 20, vanilla and gated), a warm N = 60 gated one 4.6 s against 3.8 s.
+BATCH = 128
+#: The line if Ctrl-C has to end the process inside a compiled step (the finished batches are in memory:
+#: their spectra and the deduplication come after the search, so they are not written as they finish).
+WATCHDOG = ("nothing was saved (the finished batches of seeds are saved when Ctrl-C comes between compiled "
+            "steps, not inside one); run the command again")  # fmt: skip
 
 
 def add_parser(sub) -> None:
@@ -43,6 +54,7 @@ def run(args) -> int:
     from matplotlib.figure import Figure
 
     from .. import limits
+    from ..errors import Interrupted
     from ..fixedpoints import find_fixed_points
     from ..io import provenance
     from ..models.base import rate_units
@@ -50,12 +62,20 @@ def run(args) -> int:
 
     options = search_options(args, "fixed-points")
     net = network_sizes(ensemble_from(args), args.n, "fixed-points")
-    check_limits(args, limits.fixed_points(net, args.seeds))
+    check_limits(args, limits.fixed_points(net, args.seeds, batch=BATCH))
     ens, net, ks = network_from(args)
     n_state = net.n_state
     what = f"fixed points of {args.model}, N = {args.n}, from {args.seeds} seeds"
+    stopped = None
+    _interrupt.keep(WATCHDOG)
     with busy(f"finding the {what}", enabled=not args.json):
-        fp = find_fixed_points(net, key=ks, **options)
+        try:
+            fp = find_fixed_points(net, key=ks, batch=BATCH, **options)
+        except Interrupted as e:
+            if e.partial is None:
+                raise Interrupted(f"{_plain(e)}; nothing was saved; run the command again") from None
+            fp, stopped = e.partial, e  # the fixed points of the finished batches: saved below
+    _interrupt.keep(None)
 
     units = rate_units(fp.is_flow)
     histogram = np.bincount(fp.index).tolist()
@@ -96,6 +116,8 @@ def run(args) -> int:
             scale=args.scale,
             units=units,
             parameters=result["parameters"],
+            status=fp.status.value,
+            interrupted=stopped is not None,
             count=fp.count,
             n_stable=fp.n_stable,
             max_residual=fp.max_residual,
@@ -106,10 +128,19 @@ def run(args) -> int:
         ),
     )  # fmt: skip
 
-    fig = Figure(figsize=(15.0, 4.8), layout="constrained")
-    title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}" + sets_text(args)
-    plot_fixed_points(fp, axes=fig.subplots(1, 3), title=title)
+    fig = None  # after Ctrl-C the data alone, at once
+    if stopped is None:
+        fig = Figure(figsize=(15.0, 4.8), layout="constrained")
+        title = f"{type(ens).__name__}, N = {args.n}, seed {args.seed}" + sets_text(args)
+        plot_fixed_points(fp, axes=fig.subplots(1, 3), title=title)
     png, nc = save(args, "fixed-points", fig, ds, result)
+    if stopped is not None:
+        if args.json:
+            print_json(result)
+        found = f"{fp.count} fixed points they found are" if fp.count != 1 else "fixed point they found is"
+        raise Interrupted(f"{_plain(stopped)}; the {found} saved in {nc} (status "
+                          "interrupted); run the command again for all the seeds (a search cannot be "
+                          "resumed)")  # fmt: skip
 
     if args.json:
         print_json(result)
@@ -122,3 +153,8 @@ def run(args) -> int:
         print(f"  seeds converged       {fp.n_converged} of {fp.n_seeds}, failure rate {fp.failure_rate:.3g}")
         print(f"  wrote {png} and {nc}")
     return 0
+
+
+def _plain(e) -> str:
+    """The library's message without its function name."""
+    return str(e).removeprefix("find_fixed_points: ")

@@ -3,6 +3,7 @@ random-matrix prediction from the statistics of its own units."""
 
 from __future__ import annotations
 
+from . import _interrupt
 from ._common import (
     busy,
     check_limits,
@@ -22,6 +23,9 @@ SLOW_EPS = 0.05
 #: the density map (square cells; the density is evaluated only inside the boundary).
 THEORY_N_X = 512
 DENSITY_GRID = 120
+#: Ctrl-C: the eigenvalues are one LAPACK call, with nothing finished before it returns.
+NOTHING_KEPT = ("nothing was saved (the spectrum is one eigenvalue computation, with no partial result); run "
+                "the command again")  # fmt: skip
 
 
 def add_parser(sub) -> None:
@@ -74,7 +78,7 @@ def run(args) -> int:
     from matplotlib.figure import Figure
 
     from .. import limits, spectra
-    from ..errors import InputError, check_size
+    from ..errors import InputError, Interrupted, check_size
     from ..io import provenance
     from ..limits import check_steps
     from ..models.base import rate_units
@@ -89,21 +93,26 @@ def run(args) -> int:
         relax = check_size("spectrum", "--steps", spectra.RELAX_STEPS if args.steps is None else args.steps)
         check_steps("spectrum", "--steps", relax, relax)
     check_limits(args, limits.spectrum(network_sizes(ensemble_from(args), args.n, "spectrum"), relax))
-    ens, net, ks = network_from(args)
-    record = {}
-    if args.state == "zero":
-        state = net.zero_state()
-    else:
-        steps = spectra.RELAX_STEPS if args.steps is None else args.steps
-        state = spectra.relaxed_state(net, key=ks, steps=steps)
-        record["relax_steps"] = steps
-        if net.is_flow:
-            record["relax_dt"] = spectra.RELAX_DT
-    spec = spectra.spectrum(net, state)
-    theory = overlay = None
-    if args.theory:
-        with busy("computing the random-matrix prediction", enabled=not args.json):
-            theory, overlay = _theory(net, state, args.eps)
+    _interrupt.keep(NOTHING_KEPT)
+    try:
+        ens, net, ks = network_from(args)
+        record = {}
+        if args.state == "zero":
+            state = net.zero_state()
+        else:
+            steps = spectra.RELAX_STEPS if args.steps is None else args.steps
+            state = spectra.relaxed_state(net, key=ks, steps=steps)
+            record["relax_steps"] = steps
+            if net.is_flow:
+                record["relax_dt"] = spectra.RELAX_DT
+        spec = spectra.spectrum(net, state)
+        theory = overlay = None
+        if args.theory:
+            with busy("computing the random-matrix prediction", enabled=not args.json):
+                theory, overlay = _theory(net, state, args.eps)
+    except KeyboardInterrupt:
+        raise Interrupted(NOTHING_KEPT) from None
+    _interrupt.keep(None)
 
     units = rate_units(spec.is_flow)
     eigs = spec.eigenvalues[np.argsort(-spec.eigenvalues.real, kind="stable")]
