@@ -40,7 +40,9 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -437,9 +439,40 @@ def connect(*, workers: int | None = None, scheduler: str | None = None, timeout
             ) from None
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InputError(f"--workers must be an integer >= 1, got {workers!r}")
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           env=_WORKER_ENV)  # fmt: skip
+    with _sigint_ignored():  # the workers inherit it: Ctrl-C is the main process's to handle (close below)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, env=_WORKER_ENV)  # fmt: skip
     return Client(cluster)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while worker processes start, which inherit it (and then install no KeyboardInterrupt
+    handler): Ctrl-C at a terminal, sent to the process group, stops the main process only, not each worker
+    with a traceback of its own. In the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _quiet_resource_tracker()
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its warnings off: after Ctrl-C the main process exits at
+    once, and the tracker would add a warning on the "leaked semaphore objects" it frees below the line."""
+    from multiprocessing import resource_tracker
+
+    saved = os.environ.copy()
+    os.environ["PYTHONWARNINGS"] = "ignore::UserWarning"
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 #: Worker processes run XLA on one thread each, so that K workers use K cores.
@@ -451,9 +484,14 @@ _WORKER_ENV = {
 }
 
 
-def close(client) -> None:
-    """Close a client from :func:`connect` (and its LocalCluster, if it made one)."""
+def close(client, *, wait: bool = True) -> None:
+    """Close a client from :func:`connect` (and its LocalCluster, if it made one); ``wait=False`` closes
+    in a background thread (after Ctrl-C: a LocalCluster's orderly shutdown takes seconds, and worker
+    processes end by themselves when the main process does)."""
     if client is None:
+        return
+    if not wait:
+        threading.Thread(target=close, args=(client,), daemon=True).start()
         return
     cluster = getattr(client, "cluster", None)
     client.close()

@@ -183,10 +183,12 @@ def run(args) -> int:
             key=jax.random.PRNGKey(args.seed), store=store, chunk=args.chunk, client=client,
             progress=False if args.json else None, restart=args.restart,
         )  # fmt: skip
-    except Interrupted as e:
-        raise Interrupted(f"{e}; {resume}") from None
-    finally:
-        sweep.close(client)
+    except KeyboardInterrupt as e:  # the cluster closes behind the one line: exit within a second
+        sweep.close(client, wait=False)
+        if isinstance(e, Interrupted):
+            raise Interrupted(f"{e}; {resume}") from None
+        raise
+    sweep.close(client)
     sets_text = ", ".join(f"{k}={v}" for k, v in sets.items())
     panels = 2 if sim is not None and not args.no_theory else 1
     fig = Figure(figsize=(12.5, 5.0) if panels == 2 else (6.5, 5.0), layout="constrained")
