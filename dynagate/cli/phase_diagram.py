@@ -134,14 +134,12 @@ def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib.figure import Figure
 
     from .. import sweep
     from ..errors import InputError, Interrupted
     from ..io import save_dataset
     from ..models import MODELS
     from ..phase import REGIONS, Simulation, phase_diagram
-    from ..plotting import plot_phase_diagram
 
     cls = MODELS[args.model]
     preset = {"set": {}, "x": None, "y": None}
@@ -189,11 +187,7 @@ def run(args) -> int:
             raise Interrupted(f"{e}; {resume}") from None
         raise
     sweep.close(client)
-    sets_text = ", ".join(f"{k}={v}" for k, v in sets.items())
-    panels = 2 if sim is not None and not args.no_theory else 1
-    fig = Figure(figsize=(12.5, 5.0) if panels == 2 else (6.5, 5.0), layout="constrained")
-    plot_phase_diagram(ds, axes=fig.subplots(1, panels),
-                       title=cls.__name__ + (f" ({sets_text})" if sets_text else ""))  # fmt: skip
+    fig = figure(ds, cls.__name__, sets, panels=2 if sim is not None and not args.no_theory else 1)
     out.mkdir(parents=True, exist_ok=True)
     png, nc = out / "phase_diagram.png", out / "phase_diagram.nc"
     fig.savefig(png, dpi=150)
@@ -261,3 +255,17 @@ def _summary(ds, args, sets, regions) -> dict:
     if "tricritical_alpha_r" in ds.attrs:
         result["tricritical_alpha_r"] = float(ds.attrs["tricritical_alpha_r"])
     return result
+
+
+def figure(ds, model: str, sets: dict, *, panels: int):
+    """The command's figure of a phase-diagram dataset: ``panels`` 2 (simulation and theory) or 1, titled
+    with the model's class name and the fixed hyperparameters ``sets``."""
+    from matplotlib.figure import Figure
+
+    from ..plotting import plot_phase_diagram
+
+    sets_text = ", ".join(f"{k}={v}" for k, v in sets.items())
+    title = model + (f" ({sets_text})" if sets_text else "")
+    fig = Figure(figsize=(12.5, 5.0) if panels == 2 else (6.5, 5.0), layout="constrained")
+    plot_phase_diagram(ds, axes=fig.subplots(1, panels), title=title)
+    return fig
