@@ -62,6 +62,7 @@ fixed-point counts.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from functools import partial
 
@@ -116,19 +117,26 @@ class Complexity:
         return jsonable({k: getattr(self, k) for k in keys} | {"status": self.status})
 
 
+@functools.singledispatch
 def _model(ensemble):
-    """(g_h, g_r, alpha_r, beta_r, mu_b, s_b, two_dimensional) for a supported ensemble."""
-    if isinstance(ensemble, VanillaRNN):
-        return float(ensemble.g), 0.0, 0.0, 0.0, float(ensemble.mu_b), float(ensemble.s_b), False
-    if isinstance(ensemble, GatedRNN):
-        e = ensemble
-        two_d = e.alpha_r != 0 and e.g_r != 0
-        g_h = float(e.g_h) if two_d else float(e.g_h * gate(0.0, e.alpha_r, e.beta_r))
-        return g_h, float(e.g_r), float(e.alpha_r), float(e.beta_r), float(e.mu_b), float(e.s_b), two_d
+    """(g_h, g_r, alpha_r, beta_r, mu_b, s_b, two_dimensional) for a supported ensemble (registered per
+    model)."""
     raise InputError(
         f"complexity: the Kac-Rice functional is derived for VanillaRNN and GatedRNN, not "
         f"{type(ensemble).__name__}"
     )
+
+
+@_model.register
+def _(e: VanillaRNN):
+    return float(e.g), 0.0, 0.0, 0.0, float(e.mu_b), float(e.s_b), False
+
+
+@_model.register
+def _(e: GatedRNN):
+    two_d = e.alpha_r != 0 and e.g_r != 0
+    g_h = float(e.g_h) if two_d else float(e.g_h * gate(0.0, e.alpha_r, e.beta_r))
+    return g_h, float(e.g_r), float(e.alpha_r), float(e.beta_r), float(e.mu_b), float(e.s_b), two_d
 
 
 def _sites(hh, rr, alpha_r, beta_r):

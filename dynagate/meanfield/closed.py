@@ -56,6 +56,8 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse.linalg
 
+from ..errors import InputError
+from ..models.gated import GatedRNN
 from ..models.vanilla import VanillaRNN
 
 _X = jnp.linspace(-7.5, 7.5, 241)
@@ -135,13 +137,22 @@ def lowpass(c, omega, tau):
     return jnp.real(jnp.fft.ifft(jnp.real(jnp.fft.fft(c)) / (1.0 + (omega * tau) ** 2)))
 
 
+@functools.singledispatch
 def _params(e) -> dict:
     """Solver parameters of a GatedRNN, or of a VanillaRNN flow as the gated RNN without gates
-    (sigma_r = sigma_z = 1 to double precision)."""
-    if isinstance(e, VanillaRNN):
-        one = (0.0, -60.0)  # sigmoid(60) = 1 - 9e-27
-        return {"g_h": float(e.g), "g_r": 0.0, "g_z": 0.0, "sr": one, "sz": one, "sz0": 1.0, "tau_r": 0.0,
-                "tau_z": 0.0, "mu_b": float(e.mu_b), "s_b": float(e.s_b)}  # fmt: skip
+    (sigma_r = sigma_z = 1 to double precision); registered per model."""
+    raise InputError(f"the gated DMFT needs a GatedRNN or VanillaRNN ensemble, got {type(e).__name__}")
+
+
+@_params.register
+def _(e: VanillaRNN) -> dict:
+    one = (0.0, -60.0)  # sigmoid(60) = 1 - 9e-27
+    return {"g_h": float(e.g), "g_r": 0.0, "g_z": 0.0, "sr": one, "sz": one, "sz0": 1.0, "tau_r": 0.0,
+            "tau_z": 0.0, "mu_b": float(e.mu_b), "s_b": float(e.s_b)}  # fmt: skip
+
+
+@_params.register
+def _(e: GatedRNN) -> dict:
     return {
         "g_h": float(e.g_h),
         "g_r": float(e.g_r),

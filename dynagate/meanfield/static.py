@@ -60,6 +60,7 @@ g_h = 1.91714 at alpha_r = 5 and 1.75399 at alpha_r = 10, consistent with THEORY
 
 from __future__ import annotations
 
+import functools
 from functools import partial
 
 import equinox as eqx
@@ -129,15 +130,23 @@ def _sigma2(alpha, beta, dr, n: int):
     return (2 + 2 * et - esech2) / 4, alpha**2 * f2 / 16
 
 
+@functools.singledispatch
 def _params(ensemble) -> tuple[dict, bool]:
-    e = ensemble
-    if isinstance(e, GatedRNN):
-        names = ("g_h", "g_z", "g_r", "alpha_r", "beta_r", "mu_b", "s_b")
-        return {k: jnp.asarray(getattr(e, k), dtype=float) for k in names}, True
-    if isinstance(e, VanillaRNN):
-        p = {"g_h": e.g, "mu_b": e.mu_b, "s_b": e.s_b}
-        return {k: jnp.asarray(v, dtype=float) for k, v in p.items()}, False
-    raise InputError(f"static mean field needs a GatedRNN or VanillaRNN ensemble, got {type(e).__name__}")
+    """The static map's parameters (JAX leaves) and whether it has a reset gate; registered per model."""
+    name = type(ensemble).__name__
+    raise InputError(f"static mean field needs a GatedRNN or VanillaRNN ensemble, got {name}")
+
+
+@_params.register
+def _(e: GatedRNN) -> tuple[dict, bool]:
+    names = ("g_h", "g_z", "g_r", "alpha_r", "beta_r", "mu_b", "s_b")
+    return {k: jnp.asarray(getattr(e, k), dtype=float) for k in names}, True
+
+
+@_params.register
+def _(e: VanillaRNN) -> tuple[dict, bool]:
+    p = {"g_h": e.g, "mu_b": e.mu_b, "s_b": e.s_b}
+    return {k: jnp.asarray(v, dtype=float) for k, v in p.items()}, False
 
 
 def _map(p: dict, gated: bool, d, n: int):
