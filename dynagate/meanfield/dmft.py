@@ -153,31 +153,38 @@ class DMFTResult:
         return jsonable(d | {f"{k}_se": float(v) for k, v in self.stderr.items() if np.ndim(v) == 0})
 
 
+@functools.singledispatch
 def _effective(ensemble) -> tuple[float, float]:
-    """(gain g, time scale sigma_z0) of the equivalent vanilla flow; InputError where SCS does not apply."""
-    if isinstance(ensemble, VanillaRNN):
-        if ensemble.delta is not None:
-            raise InputError(
-                "dmft: the SCS solution is for the flow (VanillaRNN with delta=None); the map has EulerMap"
-            )
-        g, scale = float(ensemble.g), 1.0
-        inputs = (ensemble.mu_b, ensemble.s_b)
-    elif isinstance(ensemble, GatedRNN):
-        e = ensemble
-        if not (_is_zero(e.alpha_z) and _is_zero(e.alpha_r)):
-            raise InputError(
-                "dmft: only alpha_z = alpha_r = 0 maps onto the SCS solution (use Closed or MonteCarlo)"
-            )
-        sr0, sz0 = 1 / (1 + math.exp(float(e.beta_r))), 1 / (1 + math.exp(float(e.beta_z)))
-        g, scale = float(e.g_h) * sr0, sz0
-        inputs = (e.mu_b, e.s_b)
-    else:
-        raise InputError(f"dmft needs a VanillaRNN or GatedRNN ensemble, got {type(ensemble).__name__}")
-    if any(not _is_zero(v) for v in inputs):
+    """(gain g, time scale sigma_z0) of the equivalent vanilla flow (registered per model); InputError where
+    SCS does not apply."""
+    raise InputError(f"dmft needs a VanillaRNN or GatedRNN ensemble, got {type(ensemble).__name__}")
+
+
+def _scs_inputs(g: float, scale: float, mu_b, s_b) -> tuple[float, float]:
+    if not (_is_zero(mu_b) and _is_zero(s_b)):
         raise InputError(
             "dmft: the SCS potential method is implemented without static input (mu_b = s_b = 0)"
         )
     return g, scale
+
+
+@_effective.register
+def _(e: VanillaRNN) -> tuple[float, float]:
+    if e.delta is not None:
+        raise InputError(
+            "dmft: the SCS solution is for the flow (VanillaRNN with delta=None); the map has EulerMap"
+        )
+    return _scs_inputs(float(e.g), 1.0, e.mu_b, e.s_b)
+
+
+@_effective.register
+def _(e: GatedRNN) -> tuple[float, float]:
+    if not (_is_zero(e.alpha_z) and _is_zero(e.alpha_r)):
+        raise InputError(
+            "dmft: only alpha_z = alpha_r = 0 maps onto the SCS solution (use Closed or MonteCarlo)"
+        )
+    sr0, sz0 = 1 / (1 + math.exp(float(e.beta_r))), 1 / (1 + math.exp(float(e.beta_z)))
+    return _scs_inputs(float(e.g_h) * sr0, sz0, e.mu_b, e.s_b)
 
 
 def _delta0(g: float) -> tuple[float, float]:
@@ -433,19 +440,22 @@ def default_solver(ensemble):
     raise InputError(f"dmft: no DMFT for {type(ensemble).__name__}; there is one for {names}")
 
 
-@default_solver.register(VanillaRNN)
-@default_solver.register(GatedRNN)
-def _(ensemble):
-    if isinstance(ensemble, VanillaRNN) and ensemble.delta is not None:
+def _no_input(e) -> bool:
+    return _is_zero(e.mu_b) and _is_zero(e.s_b)
+
+
+@default_solver.register
+def _(e: VanillaRNN):
+    if e.delta is not None:
         from .euler_map import EulerMap
 
         return EulerMap()
-    _check_gated(ensemble, vanilla_ok=True)
-    e = ensemble
-    no_input = _is_zero(e.mu_b) and _is_zero(e.s_b)
-    if isinstance(e, VanillaRNN):
-        return SCS() if no_input else Closed()
-    if _is_zero(e.alpha_z) and _is_zero(e.alpha_r) and no_input:
+    return SCS() if _no_input(e) else Closed()
+
+
+@default_solver.register
+def _(e: GatedRNN):
+    if _is_zero(e.alpha_z) and _is_zero(e.alpha_r) and _no_input(e):
         return SCS()
     return Closed() if _is_zero(e.alpha_z) else MonteCarlo()
 
