@@ -206,11 +206,15 @@ def spectrum(net: Network, relax_steps: int) -> Estimate:
 
 def lyapunov(net: Network, k: int, steps: int, ortho: int, sum_rule: bool) -> Estimate:
     """The weights, ``stages`` + 2 dense Jacobians (the tangent of a step) and a few n x k frames; per step
-    the state (``step_flops``) and the frame (``stages`` products of n^2 k), a QR every ``ortho`` steps,
-    and with the sum rule a log-determinant (about 3 n^3 with the tangent matrix of a step)."""
+    the state (``step_flops``) and the frame, a QR every ``ortho`` steps, and with the sum rule a
+    log-determinant (about 3 n^3 with the tangent matrix of a step). The frame costs what the run does
+    (:func:`dynagate.lyapunov.qr.tangent_step`): ``stages`` dense products of n^2 k where 4 k >= n, else one
+    linearised step (``step_flops``) per vector; for the gated RNN (n = 3 N) the dense count was 3x the
+    linearised one at small k."""
     n = net.n_state
     memory = net.weights + (net.stages + 2) * n**2 * F64 + 4 * n * k * F64
-    flops = steps * (net.step_flops + net.stages * 2 * n**2 * k) + steps / ortho * 4 * n * k**2
+    frame = net.stages * 2 * n**2 * k if 4 * k >= n else net.step_flops * k
+    flops = steps * (net.step_flops + frame) + steps / ortho * 4 * n * k**2
     if sum_rule:
         flops += steps * (net.stages + 1) * 2 * n**3
     return _est(memory, f"{net.describe()}: the weights and the {n:.3g} x {n:.3g} tangent of a step", flops,
