@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 import dynagate as dg
-from dynagate import phase, sweep
+from dynagate import cluster, phase
 
 
 def timed(f):
@@ -61,12 +61,12 @@ def main():
     n, num = (32, 4) if args.quick else (100, 6)
     times = {}
     for workers in (1, 2):
-        client = sweep.connect(workers=workers)
+        client = cluster.connect(workers=workers)
         try:
             simulated(n, 2, client=client, chunk=1)()  # warm-up: compile in every worker
             ds, times[workers] = timed(simulated(n, num, client=client, chunk=1))
         finally:
-            sweep.close(client)
+            cluster.close(client)
         print(f"(3) Dask LocalCluster, {workers} worker(s): {num} x {num} at N = {n}: {times[workers]:.1f} s")
     print(f"    speed-up with 2 workers: {times[1] / times[2]:.2f}x (target >= 1.6)")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dynagate as dg
-from dynagate import phase, sweep
+from dynagate import cluster, phase, sweep
 from dynagate.cli import main
 from dynagate.cli.phase_diagram import PRESETS
 from dynagate.errors import InputError
@@ -155,18 +155,18 @@ def test_a_store_of_another_sweep_is_refused(tmp_path):
 def test_dask_local_cluster_gives_the_same_dataset(tmp_path):
     pytest.importorskip("distributed")
     local = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2)
-    client = sweep.connect(workers=2)
+    client = cluster.connect(workers=2)
     try:
         remote = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2, client=client,
                                      store=tmp_path / "s")  # fmt: skip
     finally:
-        sweep.close(client)
+        cluster.close(client)
     _same(local, remote)
 
 
 def test_dask_in_process_cluster_gives_the_same_dataset(tmp_path):
     # The Dask path of the sweep (submit, gather as completed, store) on an in-process cluster of one
-    # thread; the slow test above adds the worker processes of sweep.connect (their start-up and imports
+    # thread; the slow test above adds the worker processes of cluster.connect (their start-up and imports
     # are most of its time).
     distributed = pytest.importorskip("distributed")
     local = phase.phase_diagram(dg.GatedRNN(), **GRID, simulate=TINY, key=KEY, chunk=2)
@@ -206,13 +206,14 @@ def test_bad_input_is_refused_before_any_work(kwargs, match, tmp_path):
 
 def test_unreachable_scheduler_is_a_clear_error():
     pytest.importorskip("distributed")
+    assert sweep.connect is cluster.connect and sweep.close is cluster.close  # the former spelling stays
     unreachable = r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9 within 0\.5 s"
     with pytest.raises(InputError, match=unreachable):
-        sweep.connect(scheduler="tcp://127.0.0.1:9", timeout=0.5)
+        cluster.connect(scheduler="tcp://127.0.0.1:9", timeout=0.5)
     with pytest.raises(InputError, match="tcp://HOST:PORT"):
-        sweep.connect(scheduler="localhost")
+        cluster.connect(scheduler="localhost")
     with pytest.raises(InputError, match="not both"):
-        sweep.connect(workers=2, scheduler="tcp://127.0.0.1:9")
+        cluster.connect(workers=2, scheduler="tcp://127.0.0.1:9")
 
 
 def test_cli_phase_diagram_writes_and_resumes(tmp_path, capsys):
@@ -245,7 +246,7 @@ def test_cli_phase_diagram_writes_and_resumes(tmp_path, capsys):
 )
 def test_cli_bad_input(extra, match, tmp_path, capsys, monkeypatch):
     # an unreachable scheduler is given half a second, not the default 10 s (the wait is Dask's retrying)
-    monkeypatch.setattr(sweep, "connect", functools.partial(sweep.connect, timeout=0.5))
+    monkeypatch.setattr(cluster, "connect", functools.partial(cluster.connect, timeout=0.5))
     assert main(["phase-diagram", "gated", *extra, "--out", str(tmp_path / "o")]) == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

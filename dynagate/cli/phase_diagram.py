@@ -135,7 +135,7 @@ def run(args) -> int:
 
     matplotlib.use("Agg")
 
-    from .. import sweep
+    from .. import cluster
     from ..errors import InputError, Interrupted
     from ..io import save_dataset
     from ..models import MODELS
@@ -172,7 +172,7 @@ def run(args) -> int:
     _check_limits(args, ensemble, axes, sim)
     out = Path(args.out)
     store = out / "phase_diagram.zarr"
-    client = sweep.connect(workers=args.workers, scheduler=args.scheduler)
+    client = cluster.connect(workers=args.workers, scheduler=args.scheduler)
     resume = "run the same command to resume"
     _interrupt.keep(f"finished chunks are kept in {store}; {resume}")
     try:  # phase_diagram checks every argument before --restart discards the store
@@ -182,11 +182,11 @@ def run(args) -> int:
             progress=False if args.json else None, restart=args.restart,
         )  # fmt: skip
     except KeyboardInterrupt as e:  # the cluster closes behind the one line: exit within a second
-        sweep.close(client, wait=False)
+        cluster.close(client, wait=False)
         if isinstance(e, Interrupted):
             raise Interrupted(f"{e}; {resume}") from None
         raise
-    sweep.close(client)
+    cluster.close(client)
     fig = figure(ds, cls.__name__, sets, panels=2 if sim is not None and not args.no_theory else 1)
     out.mkdir(parents=True, exist_ok=True)
     png, nc = out / "phase_diagram.png", out / "phase_diagram.nc"

@@ -133,7 +133,7 @@ def phase_diagram(
         store: a folder for Zarr stores written incrementally and resumed from (None: in memory only).
         restart: discard what ``store`` holds and start again (only once every argument is checked).
         chunk: points per task and per stored chunk (default: 64 theory-only, 4 with simulations).
-        client: a ``dask.distributed.Client`` (:func:`dynagate.sweep.connect`); None: in this process.
+        client: a ``dask.distributed.Client`` (:func:`dynagate.cluster.connect`); None: in this process.
         progress: progress bars (default: when stderr is a terminal).
         eps, marginal: slow-mode distance, and the slow fraction above which a stable point is marginal.
 
