@@ -300,3 +300,19 @@ def test_gated_reset_preset_simulation_agrees_with_theory():
             dg.GatedRNN(), **axes, dmft=True, simulate=phase.Simulation(n=200, seeds=4), key=KEY
         )
     )
+
+
+def test_cli_closes_the_cluster_when_the_sweep_fails(tmp_path, monkeypatch):
+    # an error in the sweep closes the cluster at once (and waits for it); only Ctrl-C closes it behind
+    closed = []
+    monkeypatch.setattr(cluster, "connect", lambda **kwargs: "client")
+    monkeypatch.setattr(cluster, "close", lambda client, wait=True: closed.append((client, wait)))
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the sweep failed")
+
+    monkeypatch.setattr(phase, "phase_diagram", fails)
+    argv = ["phase-diagram", "gated", "--x", "alpha_r=0:1:2", "--y", "g_h=1:2:2", "--workers", "2"]
+    with pytest.raises(RuntimeError, match="the sweep failed"):
+        main([*argv, "--out", str(tmp_path / "o")])
+    assert closed == [("client", True)]

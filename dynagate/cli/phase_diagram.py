@@ -175,18 +175,20 @@ def run(args) -> int:
     client = cluster.connect(workers=args.workers, scheduler=args.scheduler)
     resume = "run the same command to resume"
     _interrupt.keep(f"finished chunks are kept in {store}; {resume}")
+    interrupted = False
     try:  # phase_diagram checks every argument before --restart discards the store
         ds = phase_diagram(
             ensemble, x=axes[0], y=axes[1], theory=not args.no_theory, dmft=args.dmft, simulate=sim,
             key=jax.random.PRNGKey(args.seed), store=store, chunk=args.chunk, client=client,
             progress=False if args.json else None, restart=args.restart,
         )  # fmt: skip
-    except KeyboardInterrupt as e:  # the cluster closes behind the one line: exit within a second
-        cluster.close(client, wait=False)
+    except KeyboardInterrupt as e:
+        interrupted = True
         if isinstance(e, Interrupted):
             raise Interrupted(f"{e}; {resume}") from None
         raise
-    cluster.close(client)
+    finally:  # after Ctrl-C the cluster closes behind the one line (exit within a second)
+        cluster.close(client, wait=not interrupted)
     fig = figure(ds, cls.__name__, sets, panels=2 if sim is not None and not args.no_theory else 1)
     out.mkdir(parents=True, exist_ok=True)
     png, nc = out / "phase_diagram.png", out / "phase_diagram.nc"
