@@ -65,13 +65,15 @@ def _quiet_resource_tracker() -> None:
     once, and the tracker would add a warning on the "leaked semaphore objects" it frees below the line."""
     from multiprocessing import resource_tracker
 
-    saved = os.environ.copy()
+    saved = os.environ.get("PYTHONWARNINGS")
     os.environ["PYTHONWARNINGS"] = "ignore::UserWarning"
     try:
         resource_tracker.ensure_running()
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        if saved is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = saved
 
 
 #: Worker processes run XLA on one thread each, so that K workers use K cores.

@@ -160,12 +160,11 @@ def _effective(ensemble) -> tuple[float, float]:
     raise InputError(f"dmft needs a VanillaRNN or GatedRNN ensemble, got {type(ensemble).__name__}")
 
 
-def _scs_inputs(g: float, scale: float, mu_b, s_b) -> tuple[float, float]:
-    if not (_is_zero(mu_b) and _is_zero(s_b)):
+def _check_no_input(e) -> None:
+    if not _no_input(e):
         raise InputError(
             "dmft: the SCS potential method is implemented without static input (mu_b = s_b = 0)"
         )
-    return g, scale
 
 
 @_effective.register
@@ -174,7 +173,8 @@ def _(e: VanillaRNN) -> tuple[float, float]:
         raise InputError(
             "dmft: the SCS solution is for the flow (VanillaRNN with delta=None); the map has EulerMap"
         )
-    return _scs_inputs(float(e.g), 1.0, e.mu_b, e.s_b)
+    _check_no_input(e)
+    return float(e.g), 1.0
 
 
 @_effective.register
@@ -183,8 +183,9 @@ def _(e: GatedRNN) -> tuple[float, float]:
         raise InputError(
             "dmft: only alpha_z = alpha_r = 0 maps onto the SCS solution (use Closed or MonteCarlo)"
         )
+    _check_no_input(e)
     sr0, sz0 = 1 / (1 + math.exp(float(e.beta_r))), 1 / (1 + math.exp(float(e.beta_z)))
-    return _scs_inputs(float(e.g_h) * sr0, sz0, e.mu_b, e.s_b)
+    return float(e.g_h) * sr0, sz0
 
 
 def _delta0(g: float) -> tuple[float, float]:

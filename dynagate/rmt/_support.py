@@ -176,6 +176,6 @@ def support(st: Structure, n_x: int = 512) -> Support:
     dx = xs[1] - xs[0]
     x_r = jnp.max(jnp.where(ys > 0, xs, -jnp.inf))
     x_l = jnp.min(jnp.where(ys > 0, xs, jnp.inf))
-    grid = _refine(st, jnp.stack([x_r, x_l]), d, dx + 0 * d, jnp.stack([pmax, pmin]))
+    grid = _refine(st, jnp.stack([x_r, x_l]), d, dx, jnp.stack([pmax, pmin]))
     right, left = jnp.where(out, edge, grid)
     return Support(xs, ys, right, left, st.is_flow)
