@@ -6,6 +6,7 @@ progress hook) and calls ``dynagate.cli.main``; the slow tier sends SIGINT to a 
 
 import json
 import os
+import shlex
 import sys
 import types
 
@@ -97,57 +98,88 @@ def test_chunked_spectrum_matches_the_single_compiled_run():
     np.testing.assert_allclose(chunked.blocks[:, 0], np.asarray(single.blocks), rtol=1e-12, atol=1e-14)
 
 
+def strict_json(text: str):
+    """``text`` as one JSON object, refusing NaN and Infinity (which ``json.loads`` accepts by default)."""
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def test_cli_lyapunov_ctrl_c_saves_the_finished_blocks(tmp_path, capfd, monkeypatch):
     import dynagate.lyapunov
 
-    original, stop = dynagate.lyapunov.lyapunov_spectrum, StopAfter(4)
-    monkeypatch.setattr(
-        dynagate.lyapunov, "lyapunov_spectrum", lambda *a, **k: original(*a, **k | {"progress": stop})
-    )
+    original, hook = dynagate.lyapunov.lyapunov_spectrum, {"progress": StopAfter(4)}
+    monkeypatch.setattr(dynagate.lyapunov, "lyapunov_spectrum", lambda *a, **k: original(*a, **k | hook))
     argv = ["lyapunov", "vanilla", "--set", "g=3", "--set", "delta=0.5", "--n", "12", "--k", "3", "--t-obs",
-            "1000", "--t-burn", "50", "--t-frame", "50", "--out", str(tmp_path)]  # fmt: skip
+            "1000", "--t-burn", "50", "--t-frame", "50", "--out", str(tmp_path), "--json"]  # fmt: skip
     assert main(argv) == 130
     out, err = capfd.readouterr()
-    b, nc = stop.blocks_done, tmp_path / "lyapunov.nc"
-    assert out == "" and err == (
+    b, nc = hook["progress"].blocks_done, tmp_path / "lyapunov.nc"
+    assert err == (
         f"dynagate: interrupted: stopped after {b} of 20 observation blocks (t_obs = {50 * b} of 1000); the "
-        f"exponents of those blocks are saved in {nc} (status too_short); a run cannot be resumed: run the "
-        "command again for the whole observation\n"
+        f"exponents of those blocks are saved in {nc} (status interrupted); a run cannot be resumed: run "
+        "the command again for the whole observation\n"
     )
-    ds = load_dataset(nc)
+    ds, result = load_dataset(nc), strict_json(out)
     assert ds.sizes["block"] == b and ds.attrs["interrupted"] == "true" and ds.attrs["t_obs"] == 50.0 * b
+    assert ds.attrs["status"] == "interrupted"
     assert not (tmp_path / "lyapunov.png").exists()  # the data alone, at once
+    # --json: the partial result, as saved
+    assert result["status"] == "interrupted" and result["files"] == [str(nc)]
+    assert result["message"].startswith(f"stopped after {b} of 20 observation blocks")
+    assert result["t_obs"] == 50.0 * b and result["k"] == 3
+    np.testing.assert_array_equal(result["exponents"], ds.exponent.values)
+    # Ctrl-C before two blocks are finished: nothing saved, nothing on stdout
+    hook["progress"] = ctrl_c_in("frame")
+    assert main([*argv[:-3], "--out", str(tmp_path / "w"), "--json"]) == 130
+    out, err = capfd.readouterr()
+    assert out == "" and err == ("dynagate: interrupted: stopped before two of the 20 observation blocks "
+                                 "were finished: nothing to keep; nothing was saved\n")  # fmt: skip
+    assert not (tmp_path / "w" / "lyapunov.nc").exists()
 
 
 def test_cli_phase_diagram_ctrl_c_is_one_line_and_resumes(tmp_path, capfd, monkeypatch):
-    calls = []
+    calls, stop = [], {"at": 0}
 
     def fake_theory(ensemble, **kwargs):  # the sweep is under test, not the theory
         return {k: np.asarray(ensemble.g, dt) for k, (_, dt) in THEORY_SPEC.items()}
 
     def interrupted(self, indices):
-        if len(calls) == 1:
-            raise KeyboardInterrupt  # Ctrl-C during the second chunk
+        if len(calls) == stop["at"]:
+            raise KeyboardInterrupt  # Ctrl-C during chunk number stop["at"] (from 0)
         calls.append([int(i) for i in indices])
         return original(self, indices)
 
     monkeypatch.setattr(diagram, "theory_point", fake_theory)
     original = diagram._Task.__call__
     monkeypatch.setattr(diagram._Task, "__call__", interrupted)
+    store = tmp_path / "phase_diagram.zarr"
     argv = [*PD, "--chunk", "2", "--out", str(tmp_path), "--json"]
+    # Ctrl-C in the first chunk: nothing kept, nothing on stdout
     assert main(argv) == 130
     out, err = capfd.readouterr()
-    store = tmp_path / "phase_diagram.zarr"
-    assert out == "" and err == (f"dynagate: interrupted: phase diagram: 1 of 2 chunks are kept in {store}; "
+    assert out == "" and err == (f"dynagate: interrupted: phase diagram: 0 of 2 chunks are kept in {store}; "
                                  "run the same command to resume\n")  # fmt: skip
+    # Ctrl-C in the second chunk of a run started with --restart: its command without --restart resumes it
+    stop["at"] = 1
+    assert main([*argv[:-3], "--restart", *argv[-3:]]) == 130
+    out, err = capfd.readouterr()
+    assert err == (f"dynagate: interrupted: phase diagram: 1 of 2 chunks are kept in {store}; "
+                   "run the same command to resume\n")  # fmt: skip
+    assert strict_json(out) == {"model": "vanilla", "x": "g", "y": "mu_b", "set": {}, "status": "interrupted",
+                                "interrupted": True, "store": str(store), "points_done": 2, "points": 4,
+                                "resume": "dynagate " + shlex.join(argv)}  # fmt: skip
     calls.clear()
     monkeypatch.setattr(
         diagram._Task,
         "__call__",
         lambda self, idx: calls.append([int(i) for i in idx]) or original(self, idx),
     )
-    assert main(argv) == 0
+    assert main(shlex.split(json.loads(out)["resume"])[1:]) == 0
     assert calls == [[2, 3]]  # the second chunk only, on resuming
+    assert strict_json(capfd.readouterr().out)["files"][-1] == str(store)
 
 
 # ------------------------------------------------------------------------------------------ complexity
@@ -303,7 +335,9 @@ def test_validate_checks_its_memory_before_any_work(tmp_path, capfd, monkeypatch
     monkeypatch.setitem(validate.CHECKS, "gru_dmft", ctrl_c_at(1, None))  # never reached
     assert main(["validate", "--only", "gru_dmft", "--max-memory", "2G", "--out", str(tmp_path)]) == 2
     err = capfd.readouterr().err.strip()
-    assert err.startswith("dynagate: error: this run needs about 2.97 GB of memory (1000 sampled paths")
+    assert err.startswith(
+        "dynagate: error: this run needs about 2.97 GB of memory (gru_dmft: 1000 sampled paths"
+    )
     assert err.endswith("raise --max-memory") and len(err.splitlines()) == 1
     small, large = validate.estimate(True, ["jacobians"]), validate.estimate(False, ["rmt_fixed_point"])
     assert small.memory < large.memory

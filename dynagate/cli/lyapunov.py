@@ -49,6 +49,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    import dataclasses
+
     import matplotlib
     import numpy as np
 
@@ -78,7 +80,9 @@ def run(args) -> int:
         except Interrupted as e:
             if e.partial is None:
                 raise Interrupted(f"{_plain(e)}; nothing was saved") from None
-            res, stopped = e.partial, e  # the finished observation blocks: saved below
+            # the finished observation blocks, saved below with status interrupted (their message says
+            # how many)
+            res, stopped = dataclasses.replace(e.partial, status=Status.INTERRUPTED), e
 
     result = {
         "model": args.model,
@@ -136,6 +140,8 @@ def run(args) -> int:
         plot_lyapunov(res, axes=fig.subplots(1, 2), title=title)
     png, nc = save(args, "lyapunov", fig, ds, result)
     if stopped is not None:
+        if args.json:
+            print_json(result)
         raise Interrupted(f"{_plain(stopped)}; the exponents of those blocks are saved in {nc} (status "
                           f"{res.status}); a run cannot be resumed: run the command again for the whole "
                           "observation")  # fmt: skip

@@ -185,6 +185,9 @@ def run(args) -> int:
     except KeyboardInterrupt as e:
         interrupted = True
         if isinstance(e, Interrupted):
+            kept = _kept(args, axes, sets, store) if args.json else None
+            if kept is not None:
+                print_json(kept)
             raise Interrupted(f"{e}; {resume}") from None
         raise
     finally:  # after Ctrl-C the cluster closes behind the one line (exit within a second)
@@ -210,6 +213,58 @@ def run(args) -> int:
             print(f"  tricritical alpha_r = {result['tricritical_alpha_r']:.4g}")
         print(f"  wrote {png}, {nc} and {store}")
     return 0
+
+
+def _kept(args, axes, sets, store: Path) -> dict | None:
+    """The --json object of a run stopped by Ctrl-C: the grid points the store marks done out of all, with
+    --dmft the DMFT columns too, and the command that resumes; None when the store holds nothing (or
+    cannot be read)."""
+    import numpy as np
+    import zarr
+
+    (xn, xv), (yn, yv) = axes
+    result = {"model": args.model, "x": xn, "y": yn, "set": sets, "status": "interrupted",
+              "interrupted": True, "store": str(store)}  # fmt: skip
+    try:  # the flags the sweep writes with every finished chunk (sweep.DONE)
+        result["points_done"] = int(np.count_nonzero(zarr.open_group(str(store), mode="r")["done"][...]))
+        result["points"] = int(xv.size * yv.size)
+        if args.dmft and not args.no_theory:
+            columns = store / "dmft"
+            done = zarr.open_group(str(columns), mode="r")["done"][...] if columns.exists() else []
+            result["dmft_columns_done"], result["dmft_columns"] = int(np.count_nonzero(done)), int(xv.size)
+    except Exception:  # a store that cannot be read: the line on stderr alone
+        return None
+    if result["points_done"] == 0:
+        return None
+    result["resume"] = _resume_command(args)
+    return result
+
+
+def _resume_command(args) -> str:
+    """This run's command line, rebuilt from its options without --restart: the command that resumes it."""
+    import shlex
+
+    words = ["dynagate", "phase-diagram", args.model]
+    for flag, value in (("--preset", args.preset), ("--x", args.x), ("--y", args.y)):
+        if value is not None:
+            words += [flag, value]
+    for item in args.sets:
+        words += ["--set", item]
+    words += ["--simulate"] * args.simulate
+    for flag, value, default in (("--n", args.n, DEFAULT_N), ("--seeds", args.seeds, DEFAULT_SEEDS),
+                                 ("--t-burn", args.t_burn, None), ("--t-obs", args.t_obs, None)):  # fmt: skip
+        if value != default:
+            words += [flag, str(value)]
+    words += ["--no-theory"] * args.no_theory + ["--dmft"] * args.dmft
+    for flag, value, default in (("--workers", args.workers, None), ("--scheduler", args.scheduler, None),
+                                 ("--chunk", args.chunk, None), ("--seed", args.seed, 0)):  # fmt: skip
+        if value != default:
+            words += [flag, str(value)]
+    words += ["--out", args.out] + ["--json"] * args.json
+    for flag, value in (("--max-memory", args.max_memory), ("--max-time", args.max_time)):
+        if value is not None:
+            words += [flag, value]
+    return shlex.join(words)
 
 
 def _check_limits(args, ensemble, axes, sim) -> None:
