@@ -9,11 +9,20 @@ rather than below:
   matrix, n^2 for each dense Jacobian (n the state dimension), the stored trajectories and results;
   workspaces (eigenvalue solvers, XLA buffers) are counted as a few more of the largest array, and a
   fixed :data:`BASE_MEMORY` for the interpreter, JAX and the libraries.
-- *time*: floating-point operations at :data:`RATE` per second (a conservative rate for one CPU core
-  running XLA's small matrix products: a GPU or many cores is faster), plus fixed per-item costs where the
-  work is not flops (a theory point of a phase diagram, an iteration of an optimiser): a matrix-vector
-  product with an N x N matrix is 2 N^2 flops, a dense eigenvalue problem of size n about 30 n^3, a QR of
-  n x k about 4 n k^2, an RK4 step 4 evaluations of the right-hand side.
+- *time*: floating-point operations at two rates, plus fixed per-item costs where the work is not flops
+  (a theory point of a phase diagram, an iteration of an optimiser) and :data:`BASE_TIME` for a command's
+  start-up and compilation: a matrix-vector product with an
+  N x N matrix is 2 N^2 flops, an RK4 step 4 evaluations of the right-hand side, at :data:`RATE` per
+  second (the network steps, tangents and sampled DMFT paths: bound by reading the weights from memory);
+  a dense eigenvalue problem of size n about 30 n^3, a QR of n x k about 4 n k^2, a solve or a
+  log-determinant n^3, at :data:`DENSE_RATE` (LAPACK's blocked, cache-friendly kernels run an order of
+  magnitude faster per flop).
+
+  The rates are calibrated by ``benchmarks/limits.py``, which runs representative commands end to end
+  (compilation included) and prints estimate / wall time. On 2 cores (x86-64, float64) the step work ran
+  at 2.8 GFLOP/s (a GRU of N = 2000, whose 96 MB of weights are read from memory every step) to 33
+  (a vanilla RNN of N = 1000, in cache), a dense eigenvalue problem at 90-150 GFLOP/s-equivalent of the
+  30 n^3 count; so the defaults, 2.5e9 and 2e10, keep every estimate above its run, by 1.1-15x.
 
 **The limits**: memory :data:`MEMORY_FRACTION` of the machine's physical memory (``os.sysconf``), time
 :data:`DEFAULT_TIME` (24 h), raised on the command line with ``--max-memory`` and ``--max-time``
@@ -30,8 +39,13 @@ import re
 
 from .errors import InputError
 
-#: Floating-point operations per second assumed by the time estimates.
-RATE = 1e9
+#: Floating-point operations per second of the step work (network steps, tangents, sampled DMFT paths).
+RATE = 2.5e9
+#: Floating-point operations per second of dense LAPACK work (eigenvalues, QR, solves, log-determinants).
+DENSE_RATE = 2e10
+#: Time of a command before its sizes count: start-up, compiling its programs (1-3 s each on a CPU), the
+#: figure, seconds.
+BASE_TIME = 10.0
 #: Bytes of a float64.
 F64 = 8
 #: Memory of the process before the arrays: the interpreter, JAX, XLA and the libraries.
@@ -189,8 +203,10 @@ def network(ens, n: int) -> Network:
     return Network(n=n, units=small.n_state / 8, matrices=weights / 64, stages=4 if small.is_flow else 1)
 
 
-def _est(memory, memory_what, flops=0.0, time_what="", seconds=0.0) -> Estimate:
-    return Estimate(BASE_MEMORY + memory, flops / RATE + seconds, memory_what, time_what)
+def _est(memory, memory_what, flops=0.0, time_what="", seconds=0.0, dense=0.0) -> Estimate:
+    """``flops`` of step work at :data:`RATE`, ``dense`` flops at :data:`DENSE_RATE`, ``seconds`` more."""
+    time = BASE_TIME + flops / RATE + dense / DENSE_RATE + seconds
+    return Estimate(BASE_MEMORY + memory, time, memory_what, time_what)
 
 
 def spectrum(net: Network, relax_steps: int) -> Estimate:
@@ -199,9 +215,9 @@ def spectrum(net: Network, relax_steps: int) -> Estimate:
     steps and one dense eigenvalue problem (30 n^3)."""
     n = net.n_state
     jac = f"a dense {n:.3g} x {n:.3g} Jacobian"
-    flops = relax_steps * net.step_flops + 30 * n**3
-    return _est(net.weights + 6 * n**2 * F64, f"{net.describe()}: the weights and {jac}", flops,
-                f"{net.describe()}: the eigenvalues of {jac}")  # fmt: skip
+    return _est(net.weights + 6 * n**2 * F64, f"{net.describe()}: the weights and {jac}",
+                relax_steps * net.step_flops, f"{net.describe()}: the eigenvalues of {jac}",
+                dense=30 * n**3)  # fmt: skip
 
 
 def lyapunov(net: Network, k: int, steps: int, ortho: int, sum_rule: bool) -> Estimate:
@@ -213,12 +229,13 @@ def lyapunov(net: Network, k: int, steps: int, ortho: int, sum_rule: bool) -> Es
     linearised one at small k."""
     n = net.n_state
     memory = net.weights + (net.stages + 2) * n**2 * F64 + 4 * n * k * F64
-    frame = net.stages * 2 * n**2 * k if 4 * k >= n else net.step_flops * k
-    flops = steps * (net.step_flops + frame) + steps / ortho * 4 * n * k**2
+    dense_frame = 4 * k >= n
+    flops = steps * net.step_flops * (1 if dense_frame else 1 + k)
+    dense = steps * net.stages * 2 * n**2 * k * dense_frame + steps / ortho * 4 * n * k**2
     if sum_rule:
-        flops += steps * (net.stages + 1) * 2 * n**3
+        dense += steps * (net.stages + 1) * 2 * n**3
     return _est(memory, f"{net.describe()}: the weights and the {n:.3g} x {n:.3g} tangent of a step", flops,
-                f"{steps:.3g} steps of {net.describe()} with {k} tangent vectors")  # fmt: skip
+                f"{steps:.3g} steps of {net.describe()} with {k} tangent vectors", dense=dense)  # fmt: skip
 
 
 def simulation(net: Network, steps: int, saved: int, lags: int = 0) -> Estimate:
@@ -253,9 +270,10 @@ def fixed_points(net: Network, seeds: int, batch: int = 4096, descent: int = 300
     n = net.n_state
     memory = net.weights + 4 * seeds * n * F64 + 3 * min(seeds, batch) * n**2 * F64
     flops = seeds * (traj_steps / 2 * net.step_flops + descent * 2 * net.step_flops / net.stages
-                     + newton * (n**3 + 2 * net.matrices * net.n**2 * net.units))  # fmt: skip
+                     + newton * 2 * net.matrices * net.n**2 * net.units)  # fmt: skip
     return _est(memory, f"{seeds:g} seeds of {net.describe()} ({n:.3g} state numbers, Jacobians in batches)",
-                flops + seeds * 30 * n**3 / 10, f"{seeds:g} seeds of {net.describe()}")  # fmt: skip
+                flops, f"{seeds:g} seeds of {net.describe()}",
+                dense=seeds * (newton * n**3 + 30 * n**3 / 10))  # fmt: skip
 
 
 def complexity(values: int, grid: int, iterations: int = 500) -> Estimate:
@@ -263,7 +281,7 @@ def complexity(values: int, grid: int, iterations: int = 500) -> Estimate:
     gradient, the determinant's resolvent), per value up to ``iterations`` Gibbs steps of 1 ms plus 2000
     flops a site."""
     per_value = iterations * (1e-3 + 2000 * grid / RATE)
-    return Estimate(BASE_MEMORY + 50 * grid * F64, values * per_value, f"a grid of {grid:.3g} sites",
+    return Estimate(BASE_MEMORY + 50 * grid * F64, BASE_TIME + values * per_value, f"a grid of {grid:.3g} sites",
                     f"{values:g} values on a grid of {grid:.3g} sites")  # fmt: skip
 
 
@@ -288,7 +306,12 @@ def phase_diagram(nx: int, ny: int, values_per_point: int, *, theory: bool, dmft
         memory += nets
         if nets > grid:
             memory_what = f"{seeds} networks of {net.describe()} per point"
-        flops = points * seeds * 2 * steps * 2 * net.step_flops + (points * 30 * n**3 if spectra else 0)
-        times.append((flops / RATE, f"{points:.3g} points x {seeds} networks x 2 runs of {steps:.3g} steps "
-                                    f"at {net.describe()}"))  # fmt: skip
-    return Estimate(BASE_MEMORY + memory, sum(t for t, _ in times), memory_what, max(times)[1])
+        flops = points * seeds * 2 * steps * 2 * net.step_flops
+        dense = points * 30 * n**3 if spectra else 0
+        times.append(
+            (
+                flops / RATE + dense / DENSE_RATE,
+                f"{points:.3g} points x {seeds} networks x 2 runs of {steps:.3g} steps at {net.describe()}",
+            )
+        )
+    return Estimate(BASE_MEMORY + memory, BASE_TIME + sum(t for t, _ in times), memory_what, max(times)[1])

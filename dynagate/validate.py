@@ -360,10 +360,8 @@ CHECKS: dict[str, Callable] = {
 
 
 def estimate(quick: bool, names):
-    """The memory of the checks ``names`` at their scale (a :class:`dynagate.limits.Estimate`, from the
-    networks, grids and solvers each one runs; the largest counts). Its time, at the limits' conservative
-    1e9 flop/s, is far above the run time of these large networks (the full gated_slowing sets, 1.5 h each
-    on 2 cores, come out at 34 h), so the command checks the memory alone."""
+    """The memory and time of the checks ``names`` at their scale (a :class:`dynagate.limits.Estimate`,
+    from the networks, grids and solvers each one runs: the largest memory, the summed time)."""
     from . import limits
     from .models import GRU, LSTM, GatedRNN, VanillaRNN
     from .phase.theory import THEORY_SPEC
@@ -396,9 +394,11 @@ def estimate(quick: bool, names):
         "gru_dmft": lambda: times(maps[0], limits.dmft(1000)) + runs(maps[1], GRU(), maps[2], 7000, 6000),
         "lstm_dmft": lambda: times(maps[0], limits.dmft(1000)) + runs(maps[1], LSTM(), maps[2], 7000, 6000),
     }  # fmt: skip
-    total = costs[names[0]]()
+    named = lambda name, e: dataclasses.replace(e, memory_what=f"{name}: {e.memory_what}",  # noqa: E731
+                                                time_what=f"{name}: {e.time_what}")  # fmt: skip
+    total = named(names[0], costs[names[0]]())
     for name in names[1:]:
-        total = total + costs[name]()
+        total = total + named(name, costs[name]())
     return total
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import dynagate as dg
-from dynagate import limits
+from dynagate import limits, validate
 from dynagate.cli import main
 from dynagate.cli._common import network_sizes
 from dynagate.errors import InputError
@@ -120,16 +120,20 @@ def test_lyapunov_estimate_counts_the_steps_of_the_run():
     net = limits.Network(n=100, units=1, matrices=1, stages=4)
     est = limits.lyapunov(net, k=10, steps=28000, ortho=20, sum_rule=False)
     per_step = 4 * 2 * 100**2 + 4 * 2 * 100**2 * 10  # the state, then ten tangent vectors, by four stages
-    assert est.time == pytest.approx((28000 * per_step + 1400 * 4 * 100 * 100) / limits.RATE)
+    qr = 1400 * 4 * 100 * 10**2  # 28000 / 20 QRs of 100 x 10, dense LAPACK work
+    expected = limits.BASE_TIME + 28000 * per_step / limits.RATE + qr / limits.DENSE_RATE
+    assert est.time == pytest.approx(expected)
     assert est.time_what == "2.8e+04 steps of N = 100 with 10 tangent vectors"
     # the gated RNN (n_state = 3 N, 3.125 N^2 weights): a few vectors cost one linearised step each (the run
     # differentiates the step), a full frame (4 k >= n) stages dense products of n^2 k
     gated = limits.Network(n=100, units=3, matrices=3.125, stages=4)
     few = limits.lyapunov(gated, k=1, steps=1000, ortho=10, sum_rule=False)
-    assert few.time == pytest.approx((1000 * 2 * gated.step_flops + 100 * 4 * 300) / limits.RATE)
+    assert few.time == pytest.approx(limits.BASE_TIME + 1000 * 2 * gated.step_flops / limits.RATE
+                                     + 100 * 4 * 300 / limits.DENSE_RATE)  # fmt: skip
     full = limits.lyapunov(gated, k=300, steps=1000, ortho=10, sum_rule=False)
-    dense = 1000 * (gated.step_flops + 4 * 2 * 300**2 * 300) + 100 * 4 * 300 * 300**2
-    assert full.time == pytest.approx(dense / limits.RATE)
+    dense = 1000 * 4 * 2 * 300**2 * 300 + 100 * 4 * 300 * 300**2
+    assert full.time == pytest.approx(limits.BASE_TIME + 1000 * gated.step_flops / limits.RATE
+                                      + dense / limits.DENSE_RATE)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------- the command line
@@ -185,6 +189,7 @@ DOCUMENTED = [
     "phase-diagram gated --preset gated-update",
     "phase-diagram gru --preset gru --simulate --n 100 --seeds 2 --dmft",
     "phase-diagram lstm --preset lstm --simulate --n 100 --seeds 2 --dmft",
+    "validate --quick",
 ]
 
 
@@ -212,9 +217,22 @@ def test_phase_diagram_estimate_holds_the_grid_while_the_networks_run():
     # the grid: 1e9 points of 7 theory numbers, three copies of 8 bytes each
     est = limits.phase_diagram(10**9, 1, 7, theory=True, dmft_layer=False)
     assert est.memory == limits.BASE_MEMORY + 3 * 10**9 * 7 * 8
-    assert est.time == 10**9 * limits.THEORY_POINT
+    assert est.time == limits.BASE_TIME + 10**9 * limits.THEORY_POINT
     net = limits.Network(n=100, units=1, matrices=1, stages=4)
     sim = limits.phase_diagram(11, 11, 7 + 8 * 2 + 3, theory=True, dmft_layer=True, sim=(net, 2, 2000, True))
     assert sim.memory == limits.BASE_MEMORY + 3 * 121 * 26 * 8 + 2 * 2 * 100**2 * 8 + 6 * 100**2 * 8
-    flops = 121 * 2 * 2 * 2000 * 2 * (4 * 2 * 100**2) + 121 * 30 * 100**3
-    assert sim.time == pytest.approx(121 * (limits.THEORY_POINT + limits.DMFT_POINT) + flops / limits.RATE)
+    flops, dense = 121 * 2 * 2 * 2000 * 2 * (4 * 2 * 100**2), 121 * 30 * 100**3
+    assert sim.time == pytest.approx(limits.BASE_TIME + 121 * (limits.THEORY_POINT + limits.DMFT_POINT)
+                                     + flops / limits.RATE + dense / limits.DENSE_RATE)  # fmt: skip
+
+
+def test_the_full_validation_asks_for_a_time_limit_above_a_day(tmp_path, capfd, monkeypatch):
+    # the full checks are estimated above the default 24 h (conservatively): refused before any work in one
+    # line naming the estimate and --max-time; with --max-time 2d they pass the check
+    monkeypatch.setattr("dynagate.validate.run_checks", lambda *a, **k: pytest.fail("work started"))
+    assert main(["validate", "--out", str(tmp_path)]) == 2
+    err = one_line_error(capfd, "--max-time")
+    assert "this run would take about" in err and "(gated_slowing: " in err
+    est = validate.estimate(False, list(validate.CHECKS))
+    assert limits.DEFAULT_TIME < est.time < 2 * 86400
+    limits.check(est, max_time=limits.parse_duration("2d"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from . import _interrupt
-from ._common import print_json
+from ._common import check_limits, print_json
 
 
 def add_parser(sub) -> None:
@@ -27,19 +27,22 @@ def add_parser(sub) -> None:
         "--max-memory",
         default=None,
         metavar="SIZE",
-        help="refuse checks estimated to need more memory, e.g. 64G (default: 3/4 of the RAM; the run time "
-        "is fixed by the checks: minutes with --quick, hours without)",
+        help="refuse checks estimated to need more memory, e.g. 64G (default: 3/4 of the RAM)",
+    )
+    p.add_argument(
+        "--max-time",
+        default=None,
+        metavar="DURATION",
+        help="refuse checks estimated to take longer, e.g. 2d (default 24h; the estimate is "
+        "conservative: --quick is estimated at about 2 h and the full run at about 1.5 days)",
     )
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    import math
-
     import matplotlib
 
     matplotlib.use("Agg")
-    from .. import limits
     from ..errors import InputError, Interrupted
     from ..validate import check_names, estimate, run_checks, write_report
 
@@ -47,8 +50,7 @@ def run(args) -> int:
     if only == []:
         raise InputError(f"--only {args.only!r} names no check; give names separated by commas")
     names = check_names(only)
-    memory = None if args.max_memory is None else limits.parse_size(args.max_memory)
-    limits.check(estimate(args.quick, names), max_memory=memory, max_time=math.inf)
+    check_limits(args, estimate(args.quick, names))
 
     def finished(rows):  # the report so far, after each check (Ctrl-C inside a long step keeps it)
         if len(rows) < len(names):
