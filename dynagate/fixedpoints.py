@@ -5,7 +5,8 @@ A fixed point solves F(s) = 0 with F = rhs (flows) or F = rhs - s (maps), under 
 1. **Seeds.** Half are random draws (around ``state0``, scale ``scale``, or uniform in ``box``), half are
    the end points of short trajectories from such draws (they start near slow regions of phase space).
 2. **Descent.** Every seed takes ``n_descent`` Adam steps on q(s) = |F(s)|^2 / 2, all seeds at once under
-   ``jax.vmap`` (the slow-point finder's objective; Sussillo & Barak 2013).
+   ``jax.vmap`` (the slow-point finder's objective; Sussillo & Barak 2013), in compiled calls of about a
+   quarter of a second (:data:`CHUNK_SECONDS`).
 3. **Newton polish.** Damped Newton s <- s - a J_F^{-1} F with the best a in {1, 1/2, ..., 1/64} (by
    |F|), ``n_newton`` steps, all seeds at once; a seed has *converged* when max|F| < ``tol`` (1e-10 in
    float64 by default) and the next Newton step is below sqrt(tol) (1 + max|s|), which rejects points
@@ -25,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import time
 
 import jax
 import jax.numpy as jnp
@@ -128,9 +130,35 @@ def _ends(system, x, starts, dt, steps):
     return jax.vmap(lambda s: jax.lax.fori_loop(0, steps, lambda _, s: step(s, x), s))(starts)
 
 
-@functools.partial(jax.jit, static_argnames=("n_descent",))
+#: Seconds a compiled call of the descent takes, about: the descent of a batch runs in calls of that many
+#: steps, so that Python sees Ctrl-C between them (the command line ends the process when a compiled call
+#: outlasts its grace of 0.8 s). In one call, 300 steps of 128 seeds took 0.9 s at gated N = 200, 2.7 s at
+#: gated N = 400 and 2.6 s at vanilla N = 1000 (two cores).
+CHUNK_SECONDS = 0.25
+
+
 def _descend(system, x, seeds, lr, n_descent):
-    return _descent(_residual_fn(system, x), seeds, n_descent, lr)
+    """The ``n_descent`` Adam steps of every seed (:func:`_descent`) in compiled calls of about
+    :data:`CHUNK_SECONDS` (steps growing at most fourfold a call: the first call also compiles), with the
+    Adam moments and the step index carried from call to call: the same numbers as one call of all the
+    steps, whatever the chunks."""
+    zero = jnp.zeros_like(seeds)
+    carry, done, m = (seeds, zero, zero), 0, 1
+    while done < n_descent:
+        m = min(m, n_descent - done)
+        t0 = time.perf_counter()
+        carry = jax.block_until_ready(_descent_chunk(system, x, carry, lr, done, m))
+        elapsed = time.perf_counter() - t0
+        done += m
+        m = max(1, min(4 * m, int(m * CHUNK_SECONDS / max(elapsed, 1e-9))))
+    return carry[0]
+
+
+@jax.jit
+def _descent_chunk(system, x, carry, lr, start, n_steps):
+    """Adam steps ``start`` .. ``start + n_steps - 1`` of :func:`_descent` (both traced: one compilation
+    for every chunk)."""
+    return _descent(_residual_fn(system, x), carry, lr, start, n_steps)
 
 
 @functools.partial(jax.jit, static_argnames=("n_steps",))
@@ -181,25 +209,27 @@ def _polish(system, x, seeds, lr, n_descent, n_newton, tol):
     return s, res, step
 
 
-def _descent(F, seeds, n_steps, lr):
+def _descent(F, carry, lr, start, n_steps):
+    """Adam (Kingma & Ba 2015; beta 0.9, 0.999, eps 1e-12) on q(s) = |F(s)|^2 / 2 from the states and
+    moments ``carry = (s, m, v)`` (each (seeds, n)), steps ``start`` .. ``start + n_steps - 1`` (their
+    index sets the bias correction); a non-finite gradient entry counts as 0. Returns the new carry."""
     q = lambda s: 0.5 * jnp.sum(F(s) ** 2)  # noqa: E731
     grad = jax.grad(q)
 
-    def one(s):
-        def step(carry, t):
+    def one(s, m, v):
+        def step(i, carry):
             s, m, v = carry
+            t = (start + i).astype(s.dtype)  # float: exponents
             g = grad(s)
             g = jnp.where(jnp.isfinite(g), g, 0.0)
             m = 0.9 * m + 0.1 * g
             v = 0.999 * v + 0.001 * g**2
             mh, vh = m / (1 - 0.9 ** (t + 1)), v / (1 - 0.999 ** (t + 1))
-            return (s - lr * mh / (jnp.sqrt(vh) + 1e-12), m, v), None
+            return s - lr * mh / (jnp.sqrt(vh) + 1e-12), m, v
 
-        z = jnp.zeros_like(s)
-        (s, _, _), _ = jax.lax.scan(step, (s, z, z), jnp.arange(n_steps, dtype=s.dtype))  # float: exponents
-        return s
+        return jax.lax.fori_loop(0, n_steps, step, (s, m, v))
 
-    return jax.vmap(one)(seeds)
+    return jax.vmap(one)(*carry)
 
 
 _DAMPING = 2.0 ** -jnp.arange(7.0)  # trial Newton step lengths 1 .. 1/64
@@ -285,7 +315,8 @@ def find_fixed_points(
         dedup: relative tolerance for merging converged points (default 1e-6 in float64, 3e-3 in
             float32; module doc).
         traj_steps, dt: length of the seeding trajectories (steps; RK4 step ``dt`` for flows).
-        batch: seeds per compiled batch (bounds memory). Ctrl-C between batches raises
+        batch: seeds per compiled batch (bounds memory). Ctrl-C between compiled calls (the descent's
+            pieces of about :data:`CHUNK_SECONDS`, the Newton chunks, the batches) raises
             :class:`~dynagate.errors.Interrupted` with the result of the finished batches as ``partial``
             (status INTERRUPTED; ``None`` before the first).
     """

@@ -9,6 +9,7 @@ import pytest
 import scipy.optimize
 
 import dynagate as dg
+from dynagate import fixedpoints
 from dynagate.errors import InputError
 from dynagate.fixedpoints import count_fixed_points, find_fixed_points
 
@@ -26,6 +27,33 @@ def test_henon_map_fixed_points_and_stability():
         assert np.allclose(np.sort_complex(eig), np.sort_complex(exact), atol=1e-12)
     assert fp.index.tolist() == [1, 1]  # both saddles: one |lambda| > 1 each
     assert fp.n_stable == 0 and fp.failure_rate < 0.1
+
+
+def test_descent_in_chunks_is_adam_in_one_call():
+    # the descent runs in timed compiled calls (Ctrl-C is seen between them), carrying the Adam moments and
+    # the step index: chunks of any sizes give the numbers of one call of all the steps (the same compiled
+    # step in the same order: to the last bit), and those are Adam's, from the formula in NumPy with the
+    # closed-form gradient J_F^T F of the Henon map's residual F(s) = map(s) - s
+    a, b, lr, steps = 1.4, 0.3, 0.05, 60
+    henon = dg.Map(lambda s: jnp.array([1 - a * s[0] ** 2 + s[1], b * s[0]]))
+    seeds = jax.random.normal(jax.random.PRNGKey(0), (8, 2))
+    zero = jnp.zeros_like(seeds)
+    whole = fixedpoints._descent_chunk(henon, None, (seeds, zero, zero), lr, 0, steps)
+    carry, start = (seeds, zero, zero), 0
+    for m in (1, 7, 2, 50):
+        carry = fixedpoints._descent_chunk(henon, None, carry, lr, start, m)
+        start += m
+    for u, v in zip(carry, whole):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(fixedpoints._descend(henon, None, seeds, lr, steps), whole[0])
+    s, m, v = np.array(seeds), np.zeros((8, 2)), np.zeros((8, 2))
+    for t in range(1, steps + 1):
+        F = np.stack([1 - a * s[:, 0] ** 2 + s[:, 1] - s[:, 0], b * s[:, 0] - s[:, 1]], axis=1)
+        g = np.stack([(-2 * a * s[:, 0] - 1) * F[:, 0] + b * F[:, 1], F[:, 0] - F[:, 1]], axis=1)
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g**2
+        s = s - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-12)
+    # rounding only: 60 steps of O(1) numbers in another order of operations
+    np.testing.assert_allclose(whole[0], s, rtol=0, atol=1e-12)
 
 
 def test_lorenz_fixed_points_and_stability():
