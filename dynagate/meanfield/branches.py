@@ -71,7 +71,7 @@ def slow_fraction(st, eps: float) -> float:
 
 
 def _static_branches(ensemble) -> Branches:
-    is_map = isinstance(ensemble, VanillaRNN) and ensemble.delta is not None
+    is_map = getattr(ensemble, "delta", None) is not None  # the vanilla Euler map
     flow = ensemble.replace(delta=None) if is_map else ensemble
     sol = static(flow)
     idx = np.flatnonzero(np.asarray(sol.valid))

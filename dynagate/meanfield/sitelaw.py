@@ -12,6 +12,8 @@ the extreme node.
 
 from __future__ import annotations
 
+import functools
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -21,9 +23,17 @@ from ..sitelaw import SiteLaw, gaussian_stats
 from .static import static
 
 
-def _sharpness(ensemble) -> dict:
-    return {"r": abs(float(ensemble.alpha_r)), "z": abs(float(ensemble.alpha_z))} if isinstance(
-        ensemble, GatedRNN) else {}  # fmt: skip
+@functools.singledispatch
+def _gates(ensemble, sol, b: int) -> tuple[dict, dict]:
+    """The gate variables of branch ``b`` of a static solution: their variances and the gates' slopes for
+    the quadrature (none for a model without gates; a gated model registers its own)."""
+    return {}, {}
+
+
+@_gates.register
+def _(ensemble: GatedRNN, sol, b: int) -> tuple[dict, dict]:
+    var = {"r": sol.delta_r[b]} | ({} if _is_zero(ensemble.alpha_z) else {"z": sol.delta_z[b]})
+    return var, {"r": abs(float(ensemble.alpha_r)), "z": abs(float(ensemble.alpha_z))}
 
 
 def meanfield_stats(ensemble, *, n_nodes: int = 20) -> SiteLaw:
@@ -39,11 +49,9 @@ def meanfield_stats(ensemble, *, n_nodes: int = 20) -> SiteLaw:
 
 def branch_stats(ensemble, sol, branch: int, *, n_nodes: int = 20) -> SiteLaw:
     """Statistics of branch ``branch`` of a static solution ``sol`` (:func:`~dynagate.meanfield.static`)."""
-    b = branch
-    var = {"h": sol.delta_h[b]}
-    if isinstance(ensemble, GatedRNN):
-        var |= {"r": sol.delta_r[b]} | ({} if _is_zero(ensemble.alpha_z) else {"z": sol.delta_z[b]})
-    return gaussian_stats(var, n_nodes, means={"h": sol.mean_h[b]}, sharpness=_sharpness(ensemble))
+    gates, sharpness = _gates(ensemble, sol, branch)
+    return gaussian_stats({"h": sol.delta_h[branch]} | gates, n_nodes, means={"h": sol.mean_h[branch]},
+                          sharpness=sharpness)  # fmt: skip
 
 
 def dmft_stats(result, *, n_nodes: int = 20) -> SiteLaw:

@@ -33,6 +33,7 @@ stability line; ``line_dmft`` is meaningful where it lies below ``line_stability
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -40,6 +41,7 @@ from ..errors import InputError
 from ..meanfield import closed
 from ..meanfield.branches import branches, has_branches
 from ..meanfield.dmft import _is_static, default_solver
+from ..meanfield.euler_map import EulerMap
 from ..meanfield.map_dmft import SampledMap
 from ..models.gated import GatedRNN
 from ..models.vanilla import VanillaRNN
@@ -52,15 +54,16 @@ def has_theory(ensemble) -> bool:
     return has_branches(ensemble)
 
 
+@functools.singledispatch
 def unstable_is_chaos(ensemble) -> bool:
-    """Whether fixed points that are all unstable make a point chaotic: for the vanilla and gated RNN (whose
-    unstable fixed points leave only the chaotic solution, THEORY.md); not for the GRU and the LSTM, where the
-    DMFT's own chaotic solution decides (without it: *unstable_fixed_points*)."""
-    return isinstance(ensemble, (GatedRNN, VanillaRNN))
+    """Whether fixed points that are all unstable make a point chaotic: registered true for the vanilla and
+    gated RNN (whose unstable fixed points leave only the chaotic solution, THEORY.md); not for the GRU and
+    the LSTM, where the DMFT's own chaotic solution decides (without it: *unstable_fixed_points*)."""
+    return False
 
 
-def _is_map(ensemble) -> bool:
-    return isinstance(ensemble, VanillaRNN) and ensemble.delta is not None
+unstable_is_chaos.register(GatedRNN, lambda ensemble: True)
+unstable_is_chaos.register(VanillaRNN, lambda ensemble: True)
 
 
 THEORY_SPEC = {
@@ -156,11 +159,12 @@ def dmft_column(ensemble, y: tuple, *, iters: int = 6, tol: float = 1e-9, max_it
     static (z-independent) solutions but is an approximation for the chaotic one. The vanilla map's columns
     are solved by :class:`~dynagate.meanfield.euler_map.EulerMap` (lambda_max per step)."""
     yn, yv = y
-    if _is_map(ensemble):
+    solver = default_solver(ensemble)
+    if isinstance(solver, EulerMap):
         return _map_column(ensemble, y, iters=min(iters, 4), tol=max(tol, 1e-8))
-    if isinstance(default_solver(ensemble), SampledMap):
+    if isinstance(solver, SampledMap):
         return _sampled_column(ensemble, y, iters=min(iters, 3))
-    base = ensemble.replace(alpha_z=0.0) if isinstance(ensemble, GatedRNN) else ensemble
+    base = ensemble.replace(alpha_z=0.0) if "alpha_z" in ensemble.param_names() else ensemble
     p = closed._params(base)
     t_max = 60.0 / p["sz0"]
 
