@@ -12,7 +12,9 @@ side by side in one run, for
 (4) dynagate: ``lyapunov_spectrum`` of a GRU (full spectrum, QR every step), whose whole loop runs in one
     jitted ``lax.scan``; the thread count is set through its ``blas_threads`` argument (0: OpenBLAS's
     default, 1: the library's default);
-(5) numpy.linalg.eigvals of a dense N x N Jacobian, as ``dynagate.spectra.eigenvalues`` computes it
+(5) dynagate: ``find_fixed_points`` of a vanilla RNN, 128 seeds, Newton only (its batched LU solves in
+    LAPACK), through its ``blas_threads`` argument;
+(6) numpy.linalg.eigvals of a dense N x N Jacobian, as ``dynagate.spectra.eigenvalues`` computes it
     (LAPACK's dgeev: Hessenberg reduction, then QR iterations). Measured to decide whether it needs the
     limit too: it did not (ratios 1.0-1.1 at N = 600, idle and loaded), so spectra has none.
 
@@ -101,6 +103,12 @@ def workloads(a):
         return dg.lyapunov_spectrum(net, key=jax.random.PRNGKey(1), t_burn=0, t_frame=0, t_obs=a.steps_ly,
                                     t_ortho=1, n_blocks=2, sum_rule=False, blas_threads=threads)  # fmt: skip
 
+    fnet = dg.sample(dg.VanillaRNN(g=3.0), a.n_fp, key=jax.random.PRNGKey(3))
+
+    def fixed_points(threads):
+        return dg.find_fixed_points(fnet, key=jax.random.PRNGKey(4), n_seeds=128, n_descent=0, n_newton=10,
+                                    blas_threads=threads).count  # fmt: skip
+
     vnet = dg.sample(dg.VanillaRNN(g=1.5), a.n_eig, key=jax.random.PRNGKey(2))
     s = jnp.zeros(a.n_eig)
 
@@ -109,6 +117,7 @@ def workloads(a):
         "scipy QR loop": (f"{steps} x qr(A @ Q), {n} x {k}", limited(scipy_loop)),
         "jax QR loop (jit)": (f"{steps} x qr(A @ Q), {n} x {k}", limited(jax_loop)),
         "dynagate lyapunov_spectrum": (f"GRU N={a.n_ly}, k=N, {a.steps_ly} steps, QR each", lyapunov),
+        "dynagate find_fixed_points": (f"vanilla N={a.n_fp}, 128 seeds, 10 Newton steps", fixed_points),
         "numpy eigvals (spectra)": (f"{a.n_eig} x {a.n_eig}", limited(lambda: eigenvalues(vnet, s))),
     }
 
@@ -123,8 +132,8 @@ def measure(work, repeats):
 
 
 SIZES = {
-    False: {"n_qr": 256, "k_qr": 64, "steps_qr": 30, "n_ly": 128, "steps_ly": 100, "n_eig": 600},
-    True: {"n_qr": 128, "k_qr": 32, "steps_qr": 20, "n_ly": 64, "steps_ly": 50, "n_eig": 300},
+    False: {"n_qr": 256, "k_qr": 64, "steps_qr": 30, "n_ly": 128, "steps_ly": 100, "n_fp": 200, "n_eig": 600},
+    True: {"n_qr": 128, "k_qr": 32, "steps_qr": 20, "n_ly": 64, "steps_ly": 50, "n_fp": 100, "n_eig": 300},
 }
 
 

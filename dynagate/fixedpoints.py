@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.spatial
 
+from .blas import limit_blas
 from .errors import InputError, Interrupted, check_key, check_param, check_size, check_vector
 from .models.base import System
 from .results import Status, jsonable
@@ -161,13 +162,30 @@ def _descent_chunk(system, x, carry, lr, start, n_steps):
     return _descent(_residual_fn(system, x), carry, lr, start, n_steps)
 
 
-@functools.partial(jax.jit, static_argnames=("n_steps",))
+def _jacobian_fn(system, x, n: int):
+    eye = 0.0 if system.is_flow else jnp.eye(n)
+    return lambda s: system.jac(s, x) - eye
+
+
+@jax.jit
 def _newton_chunk(system, x, seeds, n_steps):
-    eye = 0.0 if system.is_flow else jnp.eye(seeds.shape[1])
-    return _newton(_residual_fn(system, x), lambda s: system.jac(s, x) - eye, seeds, n_steps)
+    """``n_steps`` damped Newton steps of every seed (traced: one compilation per padded batch size)."""
+    return _newton(_residual_fn(system, x), _jacobian_fn(system, x, seeds.shape[1]), seeds, n_steps)
 
 
-_CHUNK = 5  # Newton steps between compactions of the active seeds
+@jax.jit
+def _next_step(system, x, seeds):
+    """max|J^{-1} F| at each seed: the size of the next Newton step, small at a true root."""
+    F, J = _residual_fn(system, x), _jacobian_fn(system, x, seeds.shape[1])
+
+    def one(s):
+        d = jnp.linalg.solve(J(s), F(s))
+        return jnp.where(jnp.all(jnp.isfinite(d)), jnp.max(jnp.abs(d)), jnp.inf)
+
+    return jax.vmap(one)(seeds)
+
+
+_CHUNK = 5  # Newton steps between compactions of the active seeds (at most)
 
 
 def _buckets(n):
@@ -180,7 +198,8 @@ def _buckets(n):
 
 
 def _polish(system, x, seeds, lr, n_descent, n_newton, tol):
-    """Descent, then damped Newton in chunks of ``_CHUNK`` steps on the seeds still active.
+    """Descent, then damped Newton in compiled calls of at most ``_CHUNK`` steps (fewer where a call would
+    take longer than :data:`CHUNK_SECONDS`, so that Ctrl-C is seen between calls) on the seeds still active.
 
     A seed leaves the active set once converged (max|F| < tol) or stuck: the damped step rejects every
     trial that does not lower |F| and then leaves the seed where it is, so a seed whose |F| did not drop
@@ -191,22 +210,26 @@ def _polish(system, x, seeds, lr, n_descent, n_newton, tol):
     """
     s = np.array(_descend(system, x, seeds, lr, n_descent) if n_descent else seeds)
     m = s.shape[0]
-    res, step = np.full(m, np.inf), np.full(m, np.inf)
-    active = np.arange(m)
-    for done in range(0, n_newton, _CHUNK):
-        if active.size == 0:
-            break
+    if n_newton == 0:
+        res = np.asarray(jax.vmap(lambda v: jnp.max(jnp.abs(_residual_fn(system, x)(v))))(s))
+        return s, res, np.full(m, np.inf)
+    res = np.full(m, np.inf)
+    active, done, n = np.arange(m), 0, 1
+    while done < n_newton and active.size:
+        n = min(n, n_newton - done)
         size = next(b for b in _buckets(active.size) if b >= active.size)
         idx = np.concatenate([active, np.full(size - active.size, active[0])])
-        p, r, d = (np.asarray(v) for v in _newton_chunk(system, x, jnp.asarray(s[idx]),
-                                                        min(_CHUNK, n_newton - done)))  # fmt: skip
+        t0 = time.perf_counter()
+        p, r = (np.asarray(v) for v in _newton_chunk(system, x, jnp.asarray(s[idx]), n))
+        elapsed, done = time.perf_counter() - t0, done + n
         k = active.size
         before = res[active]
-        s[active], res[active], step[active] = p[:k], r[:k], d[:k]
+        s[active], res[active] = p[:k], r[:k]
         active = active[np.isfinite(r[:k]) & (r[:k] < before) & (r[:k] >= tol)]
-    if n_newton == 0:
-        return s, np.asarray(jax.vmap(lambda v: jnp.max(jnp.abs(_residual_fn(system, x)(v))))(s)), step
-    return s, res, step
+        n = max(1, min(_CHUNK, 4 * n, int(n * CHUNK_SECONDS / max(elapsed, 1e-9))))
+    size = next(b for b in _buckets(m) if b >= m)
+    step = np.asarray(_next_step(system, x, jnp.asarray(np.concatenate([s, np.repeat(s[:1], size - m, 0)]))))
+    return s, res, step[:m]
 
 
 def _descent(F, carry, lr, start, n_steps):
@@ -249,9 +272,8 @@ def _newton(F, J, seeds, n_steps):
             ok = jnp.isfinite(r[best]) & (r[best] < norm(s)) & jnp.all(jnp.isfinite(d))
             return jnp.where(ok, trials[best], s), None
 
-        s, _ = jax.lax.scan(step, s, None, length=n_steps)
-        d = jnp.linalg.solve(J(s), F(s))  # the next Newton step: small at a true root
-        return s, norm(s), jnp.where(jnp.all(jnp.isfinite(d)), jnp.max(jnp.abs(d)), jnp.inf)
+        s = jax.lax.fori_loop(0, n_steps, lambda _, s: step(s, None)[0], s)
+        return s, norm(s)
 
     return jax.vmap(one)(seeds)
 
@@ -301,6 +323,7 @@ def find_fixed_points(
     traj_steps: int = 200,
     dt: float = 0.05,
     batch: int = 4096,
+    blas_threads: int | None = None,
 ) -> FixedPoints:
     """Fixed points of ``system`` (a dynagate network under the constant input ``x``, or a ``Map``/``Flow``).
 
@@ -319,6 +342,9 @@ def find_fixed_points(
             pieces of about :data:`CHUNK_SECONDS`, the Newton chunks, the batches) raises
             :class:`~dynagate.errors.Interrupted` with the result of the finished batches as ``partial``
             (status INTERRUPTED; ``None`` before the first).
+        blas_threads: BLAS/LAPACK threads for the search (:mod:`dynagate.blas`; default 1): Newton's
+            batched LU solves run in LAPACK, where OpenBLAS's default threads made them 3-7x slower on
+            two loaded cores (``benchmarks/blas_threads.py``).
     """
     if not isinstance(system, System):
         raise InputError(f"expected a dynagate system (network, Map or Flow), got {type(system).__name__}")
@@ -356,20 +382,21 @@ def find_fixed_points(
     # batch by batch, so that Ctrl-C between them keeps the finished ones (the seeds are drawn first, so
     # the batches do not change them)
     parts = []
-    try:
-        seeds = _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x)
-        for i in range(0, n_seeds, batch):
-            p, r, d = _polish(system, x, seeds[i : i + batch], lr, n_descent, n_newton, tol)
-            parts.append((np.asarray(p), np.asarray(r), np.asarray(d)))
-    except KeyboardInterrupt:
-        done = sum(r.size for _, r, _ in parts)
-        partial = _collect(system, x, parts, n_state, tol, dedup, interrupted=True) if parts else None
-        raise Interrupted(
-            f"find_fixed_points: stopped after {len(parts)} of {-(-n_seeds // batch)} batches of seeds "
-            f"({done} of {n_seeds} seeds)",
-            partial=partial,
-        ) from None
-    return _collect(system, x, parts, n_state, tol, dedup)
+    with limit_blas(blas_threads):
+        try:
+            seeds = _seeds(system, key, n_seeds, state0, scale, box, n_state, traj_steps, dt, x)
+            for i in range(0, n_seeds, batch):
+                p, r, d = _polish(system, x, seeds[i : i + batch], lr, n_descent, n_newton, tol)
+                parts.append((np.asarray(p), np.asarray(r), np.asarray(d)))
+        except KeyboardInterrupt:
+            done = sum(r.size for _, r, _ in parts)
+            partial = _collect(system, x, parts, n_state, tol, dedup, interrupted=True) if parts else None
+            raise Interrupted(
+                f"find_fixed_points: stopped after {len(parts)} of {-(-n_seeds // batch)} batches of seeds "
+                f"({done} of {n_seeds} seeds)",
+                partial=partial,
+            ) from None
+        return _collect(system, x, parts, n_state, tol, dedup)
 
 
 def _collect(system, x, parts, n_state, tol, dedup, interrupted=False) -> FixedPoints:
