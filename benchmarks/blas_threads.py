@@ -15,8 +15,10 @@ side by side in one run, for
 (5) dynagate: ``find_fixed_points`` of a vanilla RNN, 128 seeds, Newton only (its batched LU solves in
     LAPACK), through its ``blas_threads`` argument;
 (6) numpy.linalg.eigvals of a dense N x N Jacobian, as ``dynagate.spectra.eigenvalues`` computes it
-    (LAPACK's dgeev: Hessenberg reduction, then QR iterations). Measured to decide whether it needs the
-    limit too: it did not (ratios 1.0-1.1 at N = 600, idle and loaded), so spectra has none.
+    (LAPACK's dgeev: Hessenberg reduction, then QR iterations), through its ``blas_threads`` argument.
+    At N = 600 the default threads were no faster idle
+    (ratios 1.0-1.1) and 4x slower on two cores at a load average of 7 (4.19 s against 1.07 s), so
+    ``eigenvalues`` runs under the limit too.
 
 Each workload runs with OpenBLAS's default thread count ("default", ``threadpool_info`` says how many)
 and limited to one thread (``threadpoolctl.threadpool_limits(1, user_api="blas")``), first on the machine
@@ -118,7 +120,7 @@ def workloads(a):
         "jax QR loop (jit)": (f"{steps} x qr(A @ Q), {n} x {k}", limited(jax_loop)),
         "dynagate lyapunov_spectrum": (f"GRU N={a.n_ly}, k=N, {a.steps_ly} steps, QR each", lyapunov),
         "dynagate find_fixed_points": (f"vanilla N={a.n_fp}, 128 seeds, 10 Newton steps", fixed_points),
-        "numpy eigvals (spectra)": (f"{a.n_eig} x {a.n_eig}", limited(lambda: eigenvalues(vnet, s))),
+        "numpy eigvals (spectra)": (f"{a.n_eig} x {a.n_eig}", lambda t: eigenvalues(vnet, s, blas_threads=t)),
     }
 
 

@@ -4,8 +4,9 @@ LAPACK runs on the host in OpenBLAS (numpy's ``eigvals`` and ``qr``; JAX's CPU b
 OpenBLAS for ``jnp.linalg.qr``). OpenBLAS starts one worker thread per core by default; on a small or
 shared machine those threads compete with XLA's own thread pool and with every other busy process, and
 repeated factorisations of modest matrices (a Lyapunov frame: N x k, every ``t_ortho``) become many times
-slower than on one thread (``benchmarks/blas_threads.py`` measures it). The QR-heavy functions of
-dynagate therefore run under a limit of **one BLAS thread by default**.
+slower than on one thread (``benchmarks/blas_threads.py`` measures it). dynagate's LAPACK-heavy functions
+(``lyapunov_spectrum`` and ``lyapunov_ensemble``: QR; ``find_fixed_points``: batched LU solves;
+``spectra.eigenvalues``: dgeev) therefore run under a limit of **one BLAS thread by default**.
 
 The limit is set, in this order of precedence, by the function's ``blas_threads`` argument, by the
 environment variable ``DYNAGATE_BLAS_THREADS``, or else it is 1. ``0`` means no limit (OpenBLAS's own

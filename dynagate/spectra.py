@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .blas import limit_blas
 from .errors import InputError, check_key, check_param
 from .jacobian import jacobian
 from .models.base import System
@@ -48,16 +49,19 @@ class Spectrum:
         return float(slow_fraction(self.eigenvalues, eps, is_flow=self.is_flow))
 
 
-def eigenvalues(system: System, state, x=None) -> np.ndarray:
+def eigenvalues(system: System, state, x=None, *, blas_threads: int | None = None) -> np.ndarray:
     """Eigenvalues (complex, unsorted) of the analytic Jacobian of ``system`` at ``state``.
 
     The Jacobian is built with JAX (on any device); the non-symmetric eigenproblem is solved by LAPACK on
-    the host (``numpy.linalg.eigvals``), which JAX does not offer on every backend.
+    the host (``numpy.linalg.eigvals``), which JAX does not offer on every backend, under the library's
+    BLAS thread limit (``blas_threads``, :mod:`dynagate.blas`; default 1): on two cores OpenBLAS's default
+    threads were no faster idle at N = 600 and 4x slower at a load of 7 (``benchmarks/blas_threads.py``).
     """
     J = np.asarray(jacobian(system, state, x))
     if not np.all(np.isfinite(J)):
         raise InputError("the Jacobian is not finite at this state")
-    return np.linalg.eigvals(J)
+    with limit_blas(blas_threads):
+        return np.linalg.eigvals(J)
 
 
 def spectrum(system: System, state, x=None) -> Spectrum:
