@@ -81,7 +81,7 @@ def test_interrupted_lyapunov_spectrum_keeps_the_finished_blocks():
     # the whole run, to the last bit (the same operations in the same order)
     order = np.argsort(-full.blocks[:b].mean(0), kind="stable")
     np.testing.assert_array_equal(part.blocks, full.blocks[:b][:, order])
-    assert part.t_obs == 50 * b and part.status == "too_short"
+    assert part.t_obs == 50 * b and part.status == "interrupted"
     assert part.message.startswith(f"stopped after {b} of 20")
     with pytest.raises(Interrupted, match="before two of the 20 observation blocks") as e:
         dg.lyapunov_spectrum(MAP_NET, key=KEY, k=3, **MAP, progress=ctrl_c_in("frame"))

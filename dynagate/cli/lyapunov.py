@@ -49,7 +49,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import dataclasses
 
     import matplotlib
     import numpy as np
@@ -80,9 +79,7 @@ def run(args) -> int:
         except Interrupted as e:
             if e.partial is None:
                 raise Interrupted(f"{_plain(e)}; nothing was saved") from None
-            # the finished observation blocks, saved below with status interrupted (their message says
-            # how many)
-            res, stopped = dataclasses.replace(e.partial, status=Status.INTERRUPTED), e
+            res, stopped = e.partial, e  # the finished observation blocks (status interrupted), saved below
 
     result = {
         "model": args.model,

@@ -125,7 +125,7 @@ def lyapunov_spectrum(
 
     The run is computed in compiled chunks of about a quarter of a second (one compilation for any chunk
     length), so that Ctrl-C is seen between them. Ctrl-C raises :class:`~dynagate.errors.Interrupted`,
-    whose ``partial`` is the result from the observation blocks finished so far (status ``too_short``,
+    whose ``partial`` is the result from the observation blocks finished so far (status ``interrupted``,
     the message says how far it got), or None before two blocks were finished. The exponents of a block
     do not depend on the chunks, so ``partial.blocks`` are the first blocks of the uninterrupted run.
 
@@ -166,7 +166,7 @@ def _interrupted(system, out, p, accuracy, full, full_frame) -> Interrupted:
         return Interrupted(f"lyapunov_spectrum: stopped after {e}: nothing to keep")
     note = f"stopped after {done} of {total} observation blocks (t_obs = {q['t_obs']:g} of {p['t_obs']:g})"
     message = note + (f"; {res.message}" if res.message else "")
-    res = dataclasses.replace(res, status=Status.TOO_SHORT, message=message)
+    res = dataclasses.replace(res, status=Status.INTERRUPTED, message=message)
     return Interrupted(f"lyapunov_spectrum: {note}", partial=res)
 
 
