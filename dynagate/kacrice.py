@@ -57,6 +57,9 @@ fixed-point counts.
   r(eta*) = 1 by bisection; the integrand vanishes there, so eta* needs no derivative.
 - dF/deta comes from a forward-mode derivative. (P, Q) are found by plain iteration, then polished by
   Newton; they are differentiated implicitly with one Newton step on the converged value.
+- :func:`functional` evaluates S and its parts for given log-weights on a :func:`grid`, with the
+  hyperparameters as JAX values (``jax.vmap`` over one, ``jax.grad`` with respect to one); the grid, built
+  from numbers, fixes the 1-D or 2-D problem. :func:`complexity` maximises the same call.
 """
 
 from __future__ import annotations
@@ -65,12 +68,14 @@ import dataclasses
 import functools
 import math
 from functools import partial
+from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import InputError, check_size
+from .errors import InputError, check_size, is_concrete
 from .models.gated import GatedRNN, dgate, gate
 from .models.vanilla import VanillaRNN
 from .results import Status, jsonable
@@ -118,9 +123,10 @@ class Complexity:
 
 
 @functools.singledispatch
-def _model(ensemble):
-    """(g_h, g_r, alpha_r, beta_r, mu_b, s_b, two_dimensional) for a supported ensemble (registered per
-    model)."""
+def _model(ensemble) -> dict:
+    """The reduced parameters of a supported ensemble (registered per model): a dict of JAX scalars
+    ``g_h, g_r, alpha_r, beta_r, mu_b, s_b`` and ``sigma_r0``, the reset gate's value at r = 0 (1 without
+    a reset gate). They are the ensemble's fields as JAX values, so they may be traced (vmap, grad)."""
     raise InputError(
         f"complexity: the Kac-Rice functional is derived for VanillaRNN and GatedRNN, not "
         f"{type(ensemble).__name__}"
@@ -128,15 +134,29 @@ def _model(ensemble):
 
 
 @_model.register
-def _(e: VanillaRNN):
-    return float(e.g), 0.0, 0.0, 0.0, float(e.mu_b), float(e.s_b), False
+def _(e: VanillaRNN) -> dict:
+    p = {"g_h": e.g, "g_r": 0.0, "alpha_r": 0.0, "beta_r": 0.0, "mu_b": e.mu_b, "s_b": e.s_b, "sigma_r0": 1.0}
+    return {k: jnp.asarray(v, dtype=float) for k, v in p.items()}
 
 
 @_model.register
-def _(e: GatedRNN):
-    two_d = e.alpha_r != 0 and e.g_r != 0
-    g_h = float(e.g_h) if two_d else float(e.g_h * gate(0.0, e.alpha_r, e.beta_r))
-    return g_h, float(e.g_r), float(e.alpha_r), float(e.beta_r), float(e.mu_b), float(e.s_b), two_d
+def _(e: GatedRNN) -> dict:
+    names = ("g_h", "g_r", "alpha_r", "beta_r", "mu_b", "s_b")
+    p = {k: jnp.asarray(getattr(e, k), dtype=float) for k in names}
+    return p | {"sigma_r0": gate(0.0, p["alpha_r"], p["beta_r"])}
+
+
+def _two_dimensional(p: dict) -> bool:
+    """Whether the site law needs the r axis: a reset gate that depends on r = J^r phi(h) (alpha_r != 0 and
+    g_r != 0). Needs concrete parameters."""
+    return bool(p["alpha_r"] != 0) and bool(p["g_r"] != 0)
+
+
+def _args(p: dict, two_d: bool) -> tuple:
+    """(g_h, g_r, alpha_r, beta_r, mu_b, s_b) for :func:`_functional`. Without the r axis the reset gate is
+    the constant sigma_r0 and the network is the vanilla one with gain g_h sigma_r0 (module doc)."""
+    g_h = p["g_h"] if two_d else p["g_h"] * p["sigma_r0"]
+    return g_h, p["g_r"], p["alpha_r"], p["beta_r"], p["mu_b"], p["s_b"]
 
 
 def _sites(hh, rr, alpha_r, beta_r):
@@ -254,33 +274,130 @@ def _grids(g_h, g_r, mu_b, s_b, two_d, n_h, n_r):
     return h, r, np.repeat(dh, n_r) * (r[1] - r[0])
 
 
+class Grid(eqx.Module):
+    """The grid on which the site law rho is a probability vector (module doc, Numerics).
+
+    Attributes:
+        h: the h axis, shape (n_h,).
+        r: the r axis, shape (n_r,), or None: a one-dimensional problem (vanilla network, or a gated one
+            without an r-dependent reset gate). Whether it is None is the static 1-D/2-D choice.
+        dA: the cell size of each site, flattened h-major: shape (n_h,) or (n_h * n_r,).
+    """
+
+    h: np.ndarray
+    r: np.ndarray | None
+    dA: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of a site law on this grid: (n_h,) or (n_h, n_r)."""
+        return (self.h.size,) if self.r is None else (self.h.size, self.r.size)
+
+    def sites(self):
+        """(hh, rr): the h and r value of each site, flattened h-major (rr is None in 1-D)."""
+        if self.r is None:
+            return jnp.asarray(self.h), None
+        H, R = np.meshgrid(self.h, self.r, indexing="ij")
+        return jnp.asarray(H.ravel()), jnp.asarray(R.ravel())
+
+
+def grid(ensemble, *, n_h: int | None = None, n_r: int = 80) -> Grid:
+    """The grid :func:`complexity` uses for ``ensemble`` (whose hyperparameters must be concrete numbers).
+
+    h = mu_b + c sinh(x), x uniform: steps of c dx near mu_b (c = 0.4, so a narrow law near the zero fixed
+    point is resolved) growing to the tails at +- 8 sqrt(g_h'^2 + s_b^2), g_h' the effective gain
+    (g_h sigma_r0 in 1-D). The r axis (only where the reset gate depends on r: alpha_r != 0 and g_r != 0)
+    is uniform on +- 6 g_r. n_h defaults to 240 in 1-D and 120 in 2-D; both must be at least 16.
+    """
+    p = _model(ensemble)
+    two_d = _two_dimensional(p)
+    g_h, g_r, _, _, mu_b, s_b = (float(v) for v in _args(p, two_d))
+    if n_h is None:
+        n_h = 120 if two_d else 240
+    n_h, n_r = check_size("complexity", "n_h", n_h), check_size("complexity", "n_r", n_r)
+    if n_h < 16 or (two_d and n_r < 16):
+        raise InputError("complexity: n_h and n_r must be at least 16")
+    return Grid(*_grids(g_h, g_r, mu_b, s_b, two_d, n_h, n_r))
+
+
+class Parts(NamedTuple):
+    """The Kac-Rice functional S = L - KL at one site law, and its parts (module doc).
+
+    Attributes:
+        value: S = -KL(rho || reference) + L; Sigma is max(0, sup over rho of S).
+        kl: KL(rho || reference), the reference N(mu_b, g_h^2 q_v + s_b^2) (x N(0, g_r^2 q) in 2-D).
+        log_det: L = lim (1/N) log|det dG/dh| under rho.
+        q: <phi(h)^2> under rho.
+    """
+
+    value: jax.Array
+    kl: jax.Array
+    log_det: jax.Array
+    q: jax.Array
+
+
+def functional(ensemble, log_weights, grid: Grid) -> Parts:
+    """The Kac-Rice functional and its parts for the site law rho = softmax(``log_weights``) on ``grid``.
+
+    ``log_weights`` has the grid's :attr:`Grid.shape` (or is flattened h-major); a constant shift does not
+    matter. The ensemble's hyperparameters may be traced JAX values, so ``jax.vmap`` over a hyperparameter
+    and ``jax.grad`` of the parts with respect to one work; the grid is fixed (build it from concrete values
+    with :func:`grid`, outside the transformation) and decides, statically, between the 1-D problem (a
+    vanilla network, or a gated one with the reset gate constant at sigma_r0, i.e. gain g_h sigma_r0) and
+    the 2-D one in (h, r). At the optimum of :func:`complexity` (``log_weights = log(result.rho)`` on
+    ``grid(ensemble)`` with the same sizes) it returns ``result.functional``, ``kl``, ``log_det`` and ``q``.
+
+    Raises InputError for a 2-D grid on a vanilla network, and, where the values are concrete, for a grid
+    whose dimension does not match the ensemble's (a 1-D grid for an r-dependent reset gate, or a 2-D
+    grid for a constant one).
+    """
+    p = _model(ensemble)
+    two_d = grid.r is not None
+    if isinstance(ensemble, VanillaRNN) and two_d:
+        raise InputError("functional: a VanillaRNN has a one-dimensional site law; got a 2-D grid")
+    if all(is_concrete(p[k]) for k in ("alpha_r", "g_r")) and _two_dimensional(p) != two_d:
+        raise InputError(
+            f"functional: the ensemble needs a {'2-D' if _two_dimensional(p) else '1-D'} grid, got a "
+            f"{'2-D' if two_d else '1-D'} one (build it with kacrice.grid)"
+        )
+    theta = jnp.reshape(jnp.asarray(log_weights, dtype=float), (grid.dA.size,))
+    value, _, kl, L, q = _evaluator(grid, _args(p, two_d))(theta)
+    return Parts(value, kl, L, q)
+
+
+def _evaluator(grid: Grid, args: tuple):
+    """theta -> :func:`_functional` on ``grid`` with the reduced parameters ``args`` (:func:`_args`), the
+    same call for :func:`functional` and :func:`complexity` (one compilation per grid shape)."""
+    hh, rr = grid.sites()
+    names = ("g_h", "g_r", "alpha_r", "beta_r", "mu_b", "s_b")
+    return partial(_functional, hh=hh, rr=rr, dA=jnp.asarray(grid.dA), **dict(zip(names, args, strict=True)))
+
+
 def complexity(
     ensemble, *, n_h: int | None = None, n_r: int = 80, maxiter: int = 500, tol: float = 1e-10
 ) -> Complexity:
     """The annealed complexity Sigma of a ``VanillaRNN`` or ``GatedRNN`` (module doc).
 
     Args:
-        n_h, n_r: grid points along h and r (:func:`_grids`); n_h defaults to 240 for the vanilla
+        n_h, n_r: grid points along h and r (:func:`grid`); n_h defaults to 240 for the vanilla
             network and 120 for the gated one (120 x 80 agrees with 180 x 120 to 0.2% at g_h = 1.9,
             alpha_r = 10; a gated solve takes minutes on 2 cores).
         maxiter, tol: Gibbs iterations and the tolerance on the change of the functional.
+
+    The hyperparameters must be concrete numbers (the grid and the iteration are decided from them); the
+    functional itself, traceable in them, is :func:`functional`.
     """
-    g_h, g_r, alpha_r, beta_r, mu_b, s_b, two_d = _model(ensemble)
-    if n_h is None:
-        n_h = 120 if two_d else 240
-    n_h, n_r = check_size("complexity", "n_h", n_h), check_size("complexity", "n_r", n_r)
-    if n_h < 16 or (two_d and n_r < 16):
-        raise InputError("complexity: n_h and n_r must be at least 16")
-    h, r, dA = _grids(g_h, g_r, mu_b, s_b, two_d, n_h, n_r)
+    p = _model(ensemble)
+    two_d = _two_dimensional(p)
+    grid_ = grid(ensemble, n_h=n_h, n_r=n_r)
+    h, r, dA = grid_.h, grid_.r, grid_.dA
+    n_h = h.size
+    args = _args(p, two_d)
+    g_h, g_r, _, _, mu_b, s_b = (float(v) for v in args)  # the grids and loops below need numbers
     if g_h == 0:
         return Complexity(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, h, r, np.eye(1, n_h, n_h // 2)[0], True, "g_h = 0")
-    if two_d:
-        H, R = np.meshgrid(h, r, indexing="ij")
-        hh, rr = jnp.asarray(H.ravel()), jnp.asarray(R.ravel())
-    else:
-        hh, rr = jnp.asarray(h), None
-    evaluate = partial(_functional, hh=hh, rr=rr, dA=jnp.asarray(dA), g_h=g_h, g_r=g_r, alpha_r=alpha_r,
-                       beta_r=beta_r, mu_b=mu_b, s_b=s_b)  # fmt: skip
+    hh, rr = grid_.sites()
+    evaluate = _evaluator(grid_, args)
 
     def gaussian(D):  # log-weights of N(mu_b, D) x N(0, g_r^2 <phi^2>) on the grid
         th = -((h - mu_b) ** 2) / (2 * D) + np.log(np.asarray(dA).reshape(n_h, -1)[:, 0])
