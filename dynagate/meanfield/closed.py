@@ -138,33 +138,39 @@ def lowpass(c, omega, tau):
 
 
 @functools.singledispatch
-def _params(e) -> dict:
-    """Solver parameters of a GatedRNN, or of a VanillaRNN flow as the gated RNN without gates
-    (sigma_r = sigma_z = 1 to double precision); registered per model."""
+def params(e) -> dict:
+    """The reduced parameters of the closed equation, as JAX scalars (so they may be traced: ``jax.vmap``
+    over a hyperparameter, ``jax.grad`` with respect to one): ``g_h, g_r, g_z``, the gates' (alpha, beta) as
+    ``sr`` and ``sz``, ``sz0`` = sigma_z0 = 1/(1 + e^{beta_z}), ``tau_r, tau_z, mu_b, s_b``. A VanillaRNN
+    flow is the gated RNN without gates (sigma_r = sigma_z = 1 to double precision). Registered per
+    model."""
     raise InputError(f"the gated DMFT needs a GatedRNN or VanillaRNN ensemble, got {type(e).__name__}")
 
 
-@_params.register
+def _asfloat(v):
+    return jnp.asarray(v, dtype=float)
+
+
+@params.register
 def _(e: VanillaRNN) -> dict:
-    one = (0.0, -60.0)  # sigmoid(60) = 1 - 9e-27
-    return {"g_h": float(e.g), "g_r": 0.0, "g_z": 0.0, "sr": one, "sz": one, "sz0": 1.0, "tau_r": 0.0,
-            "tau_z": 0.0, "mu_b": float(e.mu_b), "s_b": float(e.s_b)}  # fmt: skip
+    one = (_asfloat(0.0), _asfloat(-60.0))  # sigmoid(60) = 1 - 9e-27
+    zero = _asfloat(0.0)
+    return {"g_h": _asfloat(e.g), "g_r": zero, "g_z": zero, "sr": one, "sz": one, "sz0": _asfloat(1.0),
+            "tau_r": zero, "tau_z": zero, "mu_b": _asfloat(e.mu_b), "s_b": _asfloat(e.s_b)}  # fmt: skip
 
 
-@_params.register
+@params.register
 def _(e: GatedRNN) -> dict:
-    return {
-        "g_h": float(e.g_h),
-        "g_r": float(e.g_r),
-        "g_z": float(e.g_z),
-        "sr": (float(e.alpha_r), float(e.beta_r)),
-        "sz": (float(e.alpha_z), float(e.beta_z)),
-        "sz0": 1.0 / (1.0 + math.exp(float(e.beta_z))),
-        "tau_r": float(e.tau_r),
-        "tau_z": float(e.tau_z),
-        "mu_b": float(e.mu_b),
-        "s_b": float(e.s_b),
-    }
+    p = {k: _asfloat(getattr(e, k)) for k in ("g_h", "g_r", "g_z", "tau_r", "tau_z", "mu_b", "s_b")}
+    sr, sz = (_asfloat(e.alpha_r), _asfloat(e.beta_r)), (_asfloat(e.alpha_z), _asfloat(e.beta_z))
+    return p | {"sr": sr, "sz": sz, "sz0": 1.0 / (1.0 + jnp.exp(sz[1]))}
+
+
+def _params(e) -> dict:
+    """:func:`params` as Python floats, for the scipy-driven solver (:func:`solve`, :func:`lambda_max`)
+    and its callers; sigma_z0 with ``math.exp``, as before."""
+    p = jax.tree.map(float, params(e))
+    return p | {"sz0": 1.0 / (1.0 + math.exp(p["sz"][1]))}
 
 
 @jax.jit
@@ -174,6 +180,44 @@ def _step(c_h, omega, g_h, g_r, sr, sz0, tau_r, mu_b, s_b):
     c_sr = gauss_corr(sigmoid, c_r, c_r[0], 0.0, sr)
     rhs = g_h**2 * c_sr * c_phi + s_b**2
     return lowpass(rhs, omega, 1.0 / sz0), c_phi, c_r, c_sr
+
+
+def _args(p: dict) -> tuple:
+    return p["g_h"], p["g_r"], p["sr"], p["sz0"], p["tau_r"], p["mu_b"], p["s_b"]
+
+
+def update(p: dict, c_h, omega) -> jax.Array:
+    """One application of the self-consistency map (module doc):
+    C_h -> (1 - sigma_z0^{-2} d^2)^{-1} [g_h^2 C_sigma_r C_phi + s_b^2], with C_r = (1 - tau_r^2 d^2)^{-1}
+    g_r^2 C_phi.
+
+    Args:
+        p: the reduced parameters (:func:`params`); they may be traced, so ``jax.vmap`` over a
+            hyperparameter and ``jax.grad`` with respect to one work (the map is smooth in them).
+        c_h: C_h on the periodic lag grid of :func:`lag_grid` (all 2 t_max / dt points).
+        omega: that grid's angular frequencies.
+
+    Returns the new C_h on the same grid. :func:`solve` finds its fixed point (plain iteration, then
+    Anderson mixing, in NumPy), so at a converged solution ``max|update(c_h) - c_h| / max|c_h|`` is the
+    solver's residual.
+    """
+    return _step(c_h, omega, *_args(p))[0]
+
+
+def kernels(p: dict, c_h, omega) -> tuple[jax.Array, jax.Array]:
+    """The kernels (a, b) of the lambda_max operator at C_h (module doc):
+    psi_h -> K_h(lambda) [a psi_h + b K_r(lambda) psi_h], a = g_h^2 C_sigma_r C_phi', b = g_h^2 g_r^2 C_phi
+    C_sigma_r' C_phi'. JAX functions of the reduced parameters ``p`` (:func:`params`; may be traced), on the
+    lag grid of ``c_h`` with frequencies ``omega``."""
+    return _kernels(c_h, omega, p)
+
+
+@jax.jit
+def _kernels(c_h, omega, p):
+    _, c_phi, c_r, c_sr = _step(c_h, omega, *_args(p))
+    dphi = gauss_corr(tanh_prime, c_h, c_h[0], p["mu_b"])
+    dsr = gauss_corr(sigmoid_prime, c_r, c_r[0], 0.0, p["sr"])
+    return p["g_h"] ** 2 * c_sr * dphi, p["g_h"] ** 2 * p["g_r"] ** 2 * c_phi * dsr * dphi
 
 
 def anderson(G, x, *, tol, max_iter, switch=1e-3, memory=5):
@@ -208,11 +252,13 @@ def anderson(G, x, *, tol, max_iter, switch=1e-3, memory=5):
 
 
 def solve(ensemble, *, t_max: float, dt: float, tol: float = 1e-10, max_iter: int = 400, c_init=None):
-    """The stationary C_h (and C_phi, C_r, C_sigma_r) on the periodic lag grid. Returns a dict."""
-    p = _params(ensemble)
+    """The stationary C_h (and C_phi, C_r, C_sigma_r) on the periodic lag grid: the fixed point of
+    :func:`update`, found by :func:`anderson` (NumPy, so not traceable; the ensemble's hyperparameters
+    must be numbers). Returns a dict."""
+    p = _params(ensemble)  # floats: the guess and the iteration below are NumPy
     lags, omega = lag_grid(t_max, dt)
     w = jnp.asarray(omega)
-    args = (p["g_h"], p["g_r"], p["sr"], p["sz0"], p["tau_r"], p["mu_b"], p["s_b"])
+    args = _args(p)
     if c_init is None:
         # an SCS-like guess: large enough to start on the chaotic branch where one exists
         d0 = max(p["g_h"] ** 2 / 4, 1.0) + p["s_b"] ** 2
@@ -231,11 +277,7 @@ def solve(ensemble, *, t_max: float, dt: float, tol: float = 1e-10, max_iter: in
 def lambda_max(sol: dict) -> float:
     """The two-replica lambda_max (module doc) for a solution of :func:`solve`."""
     p, w = sol["params"], sol["omega"]
-    c_h, c_r = jnp.asarray(sol["c_h"]), jnp.asarray(sol["c_r"])
-    dphi = np.asarray(gauss_corr(tanh_prime, c_h, c_h[0], p["mu_b"]))
-    dsr = np.asarray(gauss_corr(sigmoid_prime, c_r, c_r[0], 0.0, p["sr"]))
-    a = p["g_h"] ** 2 * sol["c_sr"] * dphi
-    b = p["g_h"] ** 2 * p["g_r"] ** 2 * sol["c_phi"] * dsr * dphi
+    a, b = (np.asarray(k) for k in _kernels(jnp.asarray(sol["c_h"]), jnp.asarray(w), p))
     sz, tr, n = p["sz0"], p["tau_r"], w.size
 
     def mu(lam):
