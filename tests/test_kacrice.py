@@ -142,6 +142,7 @@ def test_functional_vanilla_reproduces_optimum_vmaps_and_differentiates_in_g():
     assert np.all(np.asarray(grads) != 0)
 
 
+@pytest.mark.slow  # 23 s of compilation; the vanilla test above covers vmap and grad in the default tier
 def test_functional_gated_two_dimensional_reproduces_optimum_and_vmaps_over_g_h():
     # 2-D site law on a small 16 x 16 grid (one compilation for complexity and the loop, one for the vmap)
     ens = dg.GatedRNN(g_h=3.0, alpha_r=5.0)
